@@ -1,0 +1,91 @@
+//! Connection limits, timers and options, with their defaults.
+
+use std::time::Duration;
+
+/// Limits, timers and options of a [`Connection`](crate::Connection).
+///
+/// Every limit has a default that suits a general-purpose server; change the
+/// fields you need:
+///
+/// ```
+/// use std::time::Duration;
+/// use wsmachine::Config;
+/// let mut config = Config::default();
+/// config.max_message_size = 1 << 20;
+/// config.ping_interval = Some(Duration::from_secs(30));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The largest payload of one received data frame. Default: 16 MiB.
+    ///
+    /// A larger frame fails the connection with close code 1009. Does not
+    /// apply in [`streaming`](Self::streaming) mode, where frames are not
+    /// buffered.
+    pub max_frame_size: usize,
+    /// The largest received message, summed over its fragments. Default: 64 MiB.
+    ///
+    /// A larger message fails the connection with close code 1009 as soon as
+    /// its header announces the excess, before the payload is buffered. The
+    /// fragments of an incomplete message are stored contiguously with no
+    /// per-fragment overhead, so this bounds the memory held for it. Does not
+    /// apply in [`streaming`](Self::streaming) mode.
+    pub max_message_size: usize,
+    /// The largest HTTP head (request or response line plus headers) of the
+    /// opening handshake. Default: 16 KiB. A server answers a larger request
+    /// with `431 Request Header Fields Too Large`.
+    pub max_head_size: usize,
+    /// The most header fields in the opening handshake. Default: 64. A server
+    /// answers a request with more with `431 Request Header Fields Too Large`.
+    pub max_headers: usize,
+    /// Split outgoing messages into frames of at most this many payload bytes.
+    /// Default: `None` (one frame per message).
+    pub fragment_size: Option<usize>,
+    /// Answer every Ping with a Pong carrying the same payload. Default: `true`.
+    ///
+    /// When the peer sends several Pings before our output is drained, only
+    /// the latest gets a Pong (RFC 6455 §5.5.3 allows this), so a flood of
+    /// Pings cannot grow the output buffer.
+    pub auto_pong: bool,
+    /// Deliver data as [`Event::Fragment`](crate::Event::Fragment)s as it
+    /// arrives instead of whole messages. Default: `false`.
+    ///
+    /// A message of any size is then received without buffering it:
+    /// `max_frame_size` and `max_message_size` do not apply, and text is still
+    /// validated as UTF-8 incrementally (a fragment may end inside a code point).
+    pub streaming: bool,
+    /// Time allowed for the opening handshake, from the first
+    /// [`handle_timeout`](crate::Connection::handle_timeout) call until the
+    /// connection is open (a server waits for the request *and* for the
+    /// application's decision). Default: 10 s.
+    pub handshake_timeout: Option<Duration>,
+    /// Send a Ping when nothing has been received for this long (heartbeat).
+    /// Default: `None`.
+    pub ping_interval: Option<Duration>,
+    /// After a heartbeat Ping, fail the connection (close code 1006, not
+    /// clean) when no Pong arrives within this time. Default: 20 s. Only used
+    /// with [`ping_interval`](Self::ping_interval).
+    pub pong_timeout: Duration,
+    /// Time allowed for the closing handshake: after we send a Close, for the
+    /// peer's Close; and for a client, after the handshake, for the server to
+    /// close the transport. Default: 10 s.
+    pub close_timeout: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            max_head_size: 16 << 10,
+            max_headers: 64,
+            fragment_size: None,
+            auto_pong: true,
+            streaming: false,
+            handshake_timeout: Some(Duration::from_secs(10)),
+            ping_interval: None,
+            pong_timeout: Duration::from_secs(20),
+            close_timeout: Some(Duration::from_secs(10)),
+        }
+    }
+}

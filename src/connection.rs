@@ -1,0 +1,755 @@
+//! The connection state machine: CONNECTING → OPEN → CLOSING → CLOSED
+//! (RFC 6455 §4, §5, §7).
+//!
+//! A [`Connection`] is a value that consumes bytes, produces events and
+//! output bytes, and is told the time. It does no I/O, reads no clock and
+//! spawns nothing, so it runs under any runtime and in tests, byte for byte
+//! reproducibly.
+//!
+//! The caller's loop:
+//!
+//! 1. [`receive`](Connection::receive) what the transport read
+//!    ([`receive_eof`](Connection::receive_eof) at end of file);
+//! 2. [`poll_event`](Connection::poll_event) until it returns `None`;
+//! 3. write [`pending_output`](Connection::pending_output) to the transport
+//!    and report how much was written with
+//!    [`advance_output`](Connection::advance_output);
+//! 4. sleep until [`poll_timeout`](Connection::poll_timeout) at most, then
+//!    call [`handle_timeout`](Connection::handle_timeout);
+//! 5. close the transport when
+//!    [`should_close_transport`](Connection::should_close_transport) says so.
+//!
+//! Peer misbehaviour is never an `Err`: the connection fails itself as RFC
+//! 6455 §7.1.7 says (queues a Close with the right code, moves to CLOSED)
+//! and reports what happened in [`Event::Closed`].
+
+use core::ops::Range;
+use std::time::Instant;
+
+use crate::close::{CloseCode, parse_close_payload};
+use crate::config::Config;
+use crate::error::{DecisionError, Error, HandshakeError, Initiator, ProtocolError, SendError};
+use crate::event::{Closed, Event, Fragment, Open};
+use crate::frame::OpCode;
+use crate::handshake::client::{ClientRequest, Response, check_response};
+use crate::handshake::server::{self, Accept, Reject, Request};
+use crate::handshake::{Head, HeadScanner};
+use crate::message::{MessageKind, PreparedMessage};
+use crate::random::{OsRandom, RandomSource};
+use crate::receive::{Incoming, Limits, Payload, Receiver};
+use crate::send::{SendSide, SendStatus, Sender};
+use crate::timers::{Expired, Phase, Timers};
+
+/// Which end of the connection this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Sends the handshake request and masks its frames.
+    Client,
+    /// Answers the handshake request; its frames are not masked.
+    Server,
+}
+
+/// The connection's state (RFC 6455 §4.1, §7.1). It only moves forward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum State {
+    /// The opening handshake is in progress.
+    Connecting,
+    /// Messages flow both ways.
+    Open,
+    /// We sent a Close and wait for the peer's; its messages are still delivered.
+    Closing,
+    /// The connection is over: the closing handshake completed, or it failed.
+    Closed,
+}
+
+/// Where the opening handshake is.
+#[derive(Debug)]
+enum Stage {
+    /// Client: request sent, waiting for the response.
+    Client(Box<ClientHandshake>),
+    /// Server: waiting for the request.
+    AwaitingRequest,
+    /// Server: request reported, waiting for the application's decision.
+    AwaitingDecision,
+    /// The handshake is over.
+    Done,
+}
+
+#[derive(Debug)]
+struct ClientHandshake {
+    request: ClientRequest,
+    key: [u8; 16],
+}
+
+/// How the connection ends, and what of that was reported.
+#[derive(Debug, Default)]
+struct Lifecycle {
+    closed: Option<Box<Closed>>,
+    /// The `Closed` event was delivered.
+    reported: bool,
+    /// The transport reached end of file.
+    eof: bool,
+    /// The transport may be closed once output is flushed.
+    transport_closable: bool,
+}
+
+impl Lifecycle {
+    fn close(&mut self, closed: Closed) {
+        self.closed = Some(Box::new(closed));
+        self.reported = false;
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): sends a Close with the
+    /// error's code if a protocol error made us fail an open connection, and
+    /// lets the transport be closed. It does not touch the receive buffers,
+    /// so it can run while an event borrows them.
+    fn fail(&mut self, send: &mut SendSide, error: Error) {
+        let code = error.close_code();
+        if let Error::Protocol(e) = &error
+            && send.status == SendStatus::Open
+        {
+            send.write_close(Some(code), e.reason());
+        }
+        send.status = SendStatus::Closed(Initiator::Failure);
+        self.close(Closed {
+            code,
+            reason: String::new(),
+            clean: false,
+            initiator: Initiator::Failure,
+            error: Some(error),
+        });
+        self.transport_closable = true;
+    }
+}
+
+/// What the next event is, without borrowing anything.
+#[derive(Debug)]
+enum Raw {
+    Request,
+    Open,
+    Rejected,
+    Text(Payload),
+    Binary(Payload),
+    Fragment { kind: MessageKind, range: Range<usize>, fin: bool },
+    Ping(Range<usize>),
+    Pong(Range<usize>),
+    Closed,
+}
+
+/// A WebSocket connection, client or server, as a sans-IO state machine.
+///
+/// See the [module documentation](self) for the loop that drives it and the
+/// [crate documentation](crate) for a complete example.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    stage: Stage,
+    scanner: HeadScanner,
+    /// The handshake head, kept while an event may show it.
+    head: Option<Box<Head>>,
+    /// Drop `head` on the next poll (the event that showed it was delivered).
+    drop_head: bool,
+    open_pending: bool,
+    rejected_pending: bool,
+    protocol: Option<String>,
+    recv: Receiver,
+    send: SendSide,
+    timers: Timers,
+    life: Lifecycle,
+    pings_sent: u32,
+}
+
+impl Connection {
+    fn new(role: Role, config: Config, stage: Stage, masker: Option<Box<dyn RandomSource>>) -> Self {
+        Connection {
+            role,
+            stage,
+            scanner: HeadScanner::default(),
+            head: None,
+            drop_head: false,
+            open_pending: false,
+            rejected_pending: false,
+            protocol: None,
+            recv: Receiver::new(role),
+            send: SendSide::new(masker, config.fragment_size),
+            timers: Timers::default(),
+            life: Lifecycle::default(),
+            pings_sent: 0,
+            config,
+        }
+    }
+
+    /// A client that will send `request`; the request is already in
+    /// [`pending_output`](Self::pending_output). Keys come from ChaCha20
+    /// seeded by the operating system, which is the only thing that can fail.
+    pub fn client(request: ClientRequest, config: Config) -> Result<Self, getrandom::Error> {
+        Ok(Self::client_with_random(request, config, OsRandom::new()?))
+    }
+
+    /// A client whose handshake key and masking keys come from `random`
+    /// (for reproducible tests; production code wants [`client`](Self::client)).
+    pub fn client_with_random(request: ClientRequest, config: Config, random: impl RandomSource + 'static) -> Self {
+        let mut conn = Connection::new(Role::Client, config, Stage::AwaitingRequest, Some(Box::new(random)));
+        let mut key = [0u8; 16];
+        conn.send.random_bytes(&mut key);
+        request.write(&mut conn.send.out, &key);
+        conn.stage = Stage::Client(Box::new(ClientHandshake { request, key }));
+        conn
+    }
+
+    /// A server waiting for a handshake request.
+    pub fn server(config: Config) -> Self {
+        Connection::new(Role::Server, config, Stage::AwaitingRequest, None)
+    }
+
+    /// A connection that is already OPEN, for when something else did the
+    /// handshake (an HTTP server's upgrade handler, an HTTP/2 extended
+    /// CONNECT stream, a proxy). No [`Event::Open`] is reported.
+    pub fn established(role: Role, config: Config) -> Result<Self, getrandom::Error> {
+        let random = match role {
+            Role::Client => Some(OsRandom::new()?),
+            Role::Server => None,
+        };
+        Ok(Self::established_inner(role, config, random.map(|r| Box::new(r) as Box<dyn RandomSource>)))
+    }
+
+    /// Like [`established`](Self::established), with the given random
+    /// source for a client's masking keys (ignored for a server).
+    pub fn established_with_random(role: Role, config: Config, random: impl RandomSource + 'static) -> Self {
+        let masker = (role == Role::Client).then(|| Box::new(random) as Box<dyn RandomSource>);
+        Self::established_inner(role, config, masker)
+    }
+
+    fn established_inner(role: Role, config: Config, masker: Option<Box<dyn RandomSource>>) -> Self {
+        let mut conn = Connection::new(role, config, Stage::Done, masker);
+        conn.send.status = SendStatus::Open;
+        conn
+    }
+
+    /// This connection's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        if self.life.closed.is_some() {
+            return State::Closed;
+        }
+        match (&self.stage, self.send.status) {
+            (Stage::Done, SendStatus::Closed(Initiator::Local)) => State::Closing,
+            (Stage::Done, _) => State::Open,
+            _ => State::Connecting,
+        }
+    }
+
+    /// The negotiated subprotocol, once open.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// How the connection ended, once it has.
+    pub fn closed(&self) -> Option<&Closed> {
+        self.life.closed.as_deref()
+    }
+
+    // ----- bytes in -----
+
+    /// Feeds bytes read from the transport. Nothing is parsed until
+    /// [`poll_event`](Self::poll_event), which should be called until it
+    /// returns `None` before more bytes are fed: the receive buffer holds
+    /// what was fed and not yet parsed. Bytes after a Close frame, or after
+    /// the connection closed, are discarded (RFC 6455 §5.5.1).
+    pub fn receive(&mut self, data: &[u8]) {
+        if self.life.closed.is_some() || self.life.eof || data.is_empty() {
+            return;
+        }
+        self.timers.on_activity();
+        self.recv.push(data);
+    }
+
+    /// Reports that the transport reached end of file. Complete frames
+    /// already received are still delivered; then, unless the closing
+    /// handshake completed, the connection closes with 1006, not clean.
+    pub fn receive_eof(&mut self) {
+        self.life.eof = true;
+        if self.life.closed.is_some() {
+            self.life.transport_closable = true;
+        }
+    }
+
+    // ----- events out -----
+
+    /// The next event, if any. Events borrow the connection: drop the event
+    /// before calling another method.
+    pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        self.poll_event_with_sender().map(|(event, _)| event)
+    }
+
+    /// The next event together with the sending half, so that a payload the
+    /// event borrows can be sent without copying it first:
+    ///
+    /// ```
+    /// # use wsmachine::{Config, Connection, Event, Role};
+    /// # let mut ws = Connection::established(Role::Server, Config::default()).unwrap();
+    /// # ws.receive(&[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]);
+    /// while let Some((event, mut tx)) = ws.poll_event_with_sender() {
+    ///     match event {
+    ///         Event::Text(text) => tx.send_text(text).unwrap(),
+    ///         Event::Binary(data) => tx.send_binary(data).unwrap(),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// assert_eq!(ws.pending_output(), b"\x81\x02hi");
+    /// ```
+    pub fn poll_event_with_sender(&mut self) -> Option<(Event<'_>, Sender<'_>)> {
+        let raw = self.next_raw()?;
+        self.view(raw)
+    }
+
+    fn next_raw(&mut self) -> Option<Raw> {
+        if self.drop_head {
+            self.drop_head = false;
+            self.head = None;
+        }
+        if self.rejected_pending {
+            self.rejected_pending = false;
+            return Some(Raw::Rejected);
+        }
+        if self.open_pending {
+            self.open_pending = false;
+            self.drop_head = true;
+            return Some(Raw::Open);
+        }
+        if self.life.closed.is_some() {
+            self.recv.discard();
+            if self.life.reported {
+                return None;
+            }
+            self.life.reported = true;
+            return Some(Raw::Closed);
+        }
+        match self.stage {
+            Stage::Client(_) => self.poll_response(),
+            Stage::AwaitingRequest => self.poll_request(),
+            Stage::AwaitingDecision => None,
+            Stage::Done => self.poll_frames(),
+        }
+    }
+
+    /// Fails the connection and reports it now.
+    fn fail_now(&mut self, error: Error) -> Option<Raw> {
+        self.life.fail(&mut self.send, error);
+        self.life.reported = true;
+        Some(Raw::Closed)
+    }
+
+    /// The length of the handshake head if it is complete, or the error when
+    /// it cannot be: too large, or cut by end of file.
+    fn find_head(&mut self) -> Result<Option<usize>, HandshakeError> {
+        let buf = self.recv.unconsumed();
+        let limit = self.config.max_head_size;
+        match self.scanner.find_end(buf) {
+            Some(end) if end <= limit => Ok(Some(end)),
+            None if buf.len() <= limit && !self.life.eof => Ok(None),
+            None if buf.len() <= limit => Err(HandshakeError::Eof),
+            _ => Err(HandshakeError::HeadTooLarge { limit }),
+        }
+    }
+
+    /// Client: checks the server's response once it is complete (RFC 6455 §4.1).
+    fn poll_response(&mut self) -> Option<Raw> {
+        let end = match self.find_head() {
+            Ok(end) => end?,
+            Err(e) => return self.fail_now(e.into()),
+        };
+        let head = match Head::parse_response(&self.recv.unconsumed()[..end], self.config.max_headers) {
+            Ok(head) => head,
+            Err(e) => return self.fail_now(e.into()),
+        };
+        let Stage::Client(hs) = &self.stage else {
+            return None;
+        };
+        let checked = check_response(&Response::new(&head), &hs.key, &hs.request);
+        self.head = Some(Box::new(head));
+        match checked {
+            Ok(protocol) => {
+                // Bytes after the head are frames: keep them.
+                self.recv.consume(end);
+                self.protocol = protocol;
+                self.stage = Stage::Done;
+                self.send.status = SendStatus::Open;
+                self.drop_head = true;
+                Some(Raw::Open)
+            }
+            Err(e @ HandshakeError::Rejected { .. }) => {
+                self.life.fail(&mut self.send, e.into());
+                Some(Raw::Rejected)
+            }
+            Err(e) => self.fail_now(e.into()),
+        }
+    }
+
+    /// Server: parses and checks the request once it is complete (RFC 6455
+    /// §4.2.1); answers an invalid one with the right HTTP status.
+    fn poll_request(&mut self) -> Option<Raw> {
+        let parsed = self.find_head().and_then(|end| match end {
+            None => Ok(None),
+            Some(end) => {
+                let head = Head::parse_request(&self.recv.unconsumed()[..end], self.config.max_headers)?;
+                server::check_request(&Request::new(&head))?;
+                Ok(Some((head, end)))
+            }
+        });
+        match parsed {
+            Ok(None) => None,
+            Ok(Some((head, end))) => {
+                self.recv.consume(end);
+                self.head = Some(Box::new(head));
+                self.stage = Stage::AwaitingDecision;
+                Some(Raw::Request)
+            }
+            Err(HandshakeError::Eof) => self.fail_now(HandshakeError::Eof.into()),
+            Err(e) => {
+                server::write_error_response(&mut self.send.out, &e);
+                self.fail_now(e.into())
+            }
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_frame: self.config.max_frame_size,
+            max_message: self.config.max_message_size,
+            streaming: self.config.streaming,
+        }
+    }
+
+    /// Open or closing: reads frames (RFC 6455 §5).
+    fn poll_frames(&mut self) -> Option<Raw> {
+        let incoming = match self.recv.next(self.limits()) {
+            Err(e) => return self.fail_now(e.into()),
+            Ok(None) if self.life.eof => return self.fail_now(Error::UnexpectedEof),
+            Ok(None) => return None,
+            Ok(Some(incoming)) => incoming,
+        };
+        Some(match incoming {
+            Incoming::Message {
+                kind: MessageKind::Text,
+                payload,
+            } => Raw::Text(payload),
+            Incoming::Message {
+                kind: MessageKind::Binary,
+                payload,
+            } => Raw::Binary(payload),
+            Incoming::Fragment { kind, range, fin } => Raw::Fragment { kind, range, fin },
+            Incoming::Control {
+                opcode: OpCode::Ping,
+                range,
+            } => {
+                // RFC 6455 §5.5.2: answer with a Pong carrying the same payload,
+                // unless we already sent a Close.
+                if self.config.auto_pong && self.send.status == SendStatus::Open {
+                    self.send.write_auto_pong(&self.recv.buf[range.clone()]);
+                }
+                Raw::Ping(range)
+            }
+            Incoming::Control {
+                opcode: OpCode::Close,
+                range,
+            } => return self.on_close_frame(range),
+            Incoming::Control { range, .. } => {
+                self.timers.on_pong();
+                Raw::Pong(range)
+            }
+        })
+    }
+
+    /// A Close frame arrived (RFC 6455 §5.5.1, §7.1.2–§7.1.4).
+    fn on_close_frame(&mut self, range: Range<usize>) -> Option<Raw> {
+        let (code, reason) = match parse_close_payload(&self.recv.buf[range]) {
+            Err(e) => return self.fail_now(ProtocolError::InvalidClose(e).into()),
+            Ok(None) => (None, String::new()),
+            Ok(Some((code, reason))) => (Some(code), reason.to_owned()),
+        };
+        let initiator = if self.send.status == SendStatus::Open {
+            // The peer closes first: echo its code (§5.5.1).
+            self.send.write_close(code, "");
+            self.send.status = SendStatus::Closed(Initiator::Peer);
+            Initiator::Peer
+        } else {
+            Initiator::Local
+        };
+        self.life.close(Closed {
+            code: code.unwrap_or(CloseCode::NO_STATUS),
+            reason,
+            clean: true,
+            initiator,
+            error: None,
+        });
+        self.life.reported = true;
+        // §7.1.1: the server closes the transport first; a client waits for
+        // it (bounded by the close timeout).
+        if self.role == Role::Server || self.life.eof {
+            self.life.transport_closable = true;
+        }
+        Some(Raw::Closed)
+    }
+
+    /// Turns a raw event into one that borrows the connection's buffers.
+    fn view(&mut self, raw: Raw) -> Option<(Event<'_>, Sender<'_>)> {
+        let Connection {
+            recv,
+            send,
+            life,
+            head,
+            protocol,
+            role,
+            ..
+        } = self;
+        let payload = |p: &Payload| -> &[u8] {
+            match p {
+                Payload::Input(r) => &recv.buf[r.clone()],
+                Payload::Assembled => &recv.assembled,
+            }
+        };
+        let event = match raw {
+            Raw::Request => Event::Request(Request::new(head.as_deref()?)),
+            Raw::Rejected => Event::Rejected(Response::new(head.as_deref()?)),
+            Raw::Open => Event::Open(Open {
+                protocol: protocol.as_deref(),
+                head: head.as_deref(),
+                client: *role == Role::Client,
+            }),
+            Raw::Text(p) => match core::str::from_utf8(payload(&p)) {
+                Ok(text) => Event::Text(text),
+                Err(e) => {
+                    let valid_up_to = e.valid_up_to() as u64;
+                    life.fail(send, ProtocolError::InvalidUtf8 { valid_up_to }.into());
+                    life.reported = true;
+                    Event::Closed(life.closed.as_deref()?)
+                }
+            },
+            Raw::Binary(p) => Event::Binary(payload(&p)),
+            Raw::Fragment { kind, range, fin } => Event::Fragment(Fragment {
+                kind,
+                data: &recv.buf[range],
+                fin,
+            }),
+            Raw::Ping(r) => Event::Ping(&recv.buf[r]),
+            Raw::Pong(r) => Event::Pong(&recv.buf[r]),
+            Raw::Closed => Event::Closed(life.closed.as_deref()?),
+        };
+        Some((event, Sender { side: send }))
+    }
+
+    // ----- the server's decision -----
+
+    /// The request waiting for [`accept`](Self::accept) or [`reject`](Self::reject).
+    pub fn pending_request(&self) -> Option<Request<'_>> {
+        match self.stage {
+            Stage::AwaitingDecision if self.life.closed.is_none() => self.head.as_deref().map(Request::new),
+            _ => None,
+        }
+    }
+
+    /// Server: accepts the pending request; the connection is OPEN and an
+    /// [`Event::Open`] follows. The subprotocol must be one the client offered.
+    pub fn accept(&mut self, accept: Accept) -> Result<(), DecisionError> {
+        let head = self.pending_request().ok_or(DecisionError::NoRequest)?;
+        let mut response = Vec::new();
+        server::write_accept(&mut response, &head, &accept)?;
+        self.send.out.extend_from_slice(&response);
+        self.protocol = accept.selected_protocol().map(str::to_owned);
+        self.stage = Stage::Done;
+        self.send.status = SendStatus::Open;
+        self.open_pending = true;
+        Ok(())
+    }
+
+    /// Server: rejects the pending request with an HTTP response. An
+    /// [`Event::Closed`] follows; close the transport once the response is
+    /// written.
+    pub fn reject(&mut self, reject: Reject) -> Result<(), DecisionError> {
+        self.pending_request().ok_or(DecisionError::NoRequest)?;
+        server::write_reject(&mut self.send.out, &reject)?;
+        self.send.status = SendStatus::Closed(Initiator::Local);
+        self.life.close(Closed {
+            code: CloseCode::ABNORMAL,
+            reason: String::new(),
+            clean: false,
+            initiator: Initiator::Local,
+            error: None,
+        });
+        self.life.transport_closable = true;
+        Ok(())
+    }
+
+    // ----- sending -----
+
+    /// The sending half; every one of its methods is also on `Connection`.
+    pub fn sender(&mut self) -> Sender<'_> {
+        Sender { side: &mut self.send }
+    }
+
+    /// Sends a text message. See [`Sender::send_text`].
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.sender().send_text(text)
+    }
+
+    /// Sends a binary message. See [`Sender::send_binary`].
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.sender().send_binary(data)
+    }
+
+    /// Sends a message of either kind. See [`Sender::send`].
+    pub fn send(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
+        self.sender().send(kind, payload)
+    }
+
+    /// Sends a prepared message. See [`Sender::send_prepared`].
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+        self.sender().send_prepared(message)
+    }
+
+    /// Starts a streamed message. See [`Sender::begin_message`].
+    pub fn begin_message(&mut self, kind: MessageKind) -> Result<(), SendError> {
+        self.sender().begin_message(kind)
+    }
+
+    /// Sends a fragment of a streamed message. See [`Sender::send_fragment`].
+    pub fn send_fragment(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.sender().send_fragment(data)
+    }
+
+    /// Ends a streamed message. See [`Sender::finish_message`].
+    pub fn finish_message(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.sender().finish_message(data)
+    }
+
+    /// Sends a Ping. See [`Sender::ping`].
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.sender().ping(payload)
+    }
+
+    /// Sends an unsolicited Pong. See [`Sender::pong`].
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.sender().pong(payload)
+    }
+
+    /// Starts the closing handshake. See [`Sender::close`].
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.sender().close(code, reason)
+    }
+
+    // ----- bytes out -----
+
+    /// Bytes to write to the transport, in order. Write as much as the
+    /// transport takes, then call [`advance_output`](Self::advance_output).
+    pub fn pending_output(&self) -> &[u8] {
+        self.send.pending()
+    }
+
+    /// Marks the first `n` bytes of [`pending_output`](Self::pending_output)
+    /// as written.
+    pub fn advance_output(&mut self, n: usize) {
+        self.send.advance(n);
+    }
+
+    /// The number of bytes waiting to be written: the figure for backpressure.
+    pub fn buffered_amount(&self) -> usize {
+        self.send.pending().len()
+    }
+
+    /// Whether the caller should close the transport now: the connection is
+    /// over and its output is written. A server closes right after the
+    /// closing handshake; a client waits for the server to close first
+    /// (RFC 6455 §7.1.1), at most [`Config::close_timeout`].
+    pub fn should_close_transport(&self) -> bool {
+        self.life.transport_closable && self.send.pending().is_empty()
+    }
+
+    // ----- time -----
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called,
+    /// or `None` if no timer runs. A time in the past means "now".
+    ///
+    /// Timers start once the connection has been given the time: call
+    /// `handle_timeout(now)` once after creating it.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.deadline(self.phase(), &self.config)
+    }
+
+    /// Gives the connection the current time; runs the timers that are due.
+    /// It may be called at any time, as often as you like.
+    ///
+    /// Handshake timeout: the connection closes (a server that had not yet
+    /// received a whole request answers `408`). Ping interval: a Ping is
+    /// queued. Pong and close timeouts: the connection closes with 1006, not
+    /// clean. A client's wait for the server to close the transport ends.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        // Each step moves to a later phase or arms a later deadline, so this
+        // ends after a few rounds.
+        for _ in 0..4 {
+            let Some(expired) = self.timers.tick(now, self.phase(), &self.config) else {
+                return;
+            };
+            match expired {
+                Expired::Handshake => {
+                    if matches!(self.stage, Stage::AwaitingRequest) {
+                        let _ = server::write_reject(&mut self.send.out, &Reject::status(408));
+                    }
+                    self.life.fail(&mut self.send, Error::HandshakeTimeout);
+                }
+                Expired::Ping => {
+                    self.pings_sent = self.pings_sent.wrapping_add(1);
+                    self.send.write_frame(OpCode::Ping, true, &self.pings_sent.to_be_bytes());
+                }
+                Expired::Pong => self.life.fail(&mut self.send, Error::PongTimeout),
+                Expired::Close => self.life.fail(&mut self.send, Error::CloseTimeout),
+                Expired::Eof => self.life.transport_closable = true,
+            }
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        if self.life.closed.is_some() {
+            return if self.life.transport_closable {
+                Phase::Done
+            } else {
+                Phase::AwaitingEof
+            };
+        }
+        match (&self.stage, self.send.status) {
+            (Stage::Done, SendStatus::Open) => Phase::Open,
+            (Stage::Done, SendStatus::Closed(Initiator::Local)) => Phase::AwaitingClose,
+            (Stage::Done, _) => Phase::Done,
+            _ => Phase::Handshake,
+        }
+    }
+
+    // ----- memory -----
+
+    /// Releases buffer memory that holds no data (an idle connection then
+    /// holds only its fixed state). Adapters may call this when a connection
+    /// goes idle.
+    pub fn shrink_buffers(&mut self) {
+        self.recv.shrink();
+        if self.send.pending().is_empty() {
+            self.send.out = Vec::new();
+            self.send.taken = 0;
+        }
+    }
+
+    /// Heap memory held by the connection's buffers, in bytes (not counting
+    /// the fixed `size_of::<Connection>()`).
+    pub fn buffer_capacity(&self) -> usize {
+        self.recv.capacity() + self.send.out.capacity() + self.head.as_ref().map_or(0, |_| size_of::<Head>())
+    }
+}

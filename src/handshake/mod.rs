@@ -1,0 +1,374 @@
+//! The opening handshake (RFC 6455 §4): an HTTP/1.1 Upgrade.
+//!
+//! - [`client`]: build the request from a `ws://` / `wss://` URI, check the
+//!   server's `101 Switching Protocols`.
+//! - [`server`]: parse and check the request, then let the application
+//!   accept or reject it.
+//!
+//! The pieces are usable without a [`Connection`](crate::Connection), for
+//! servers whose HTTP stack does the upgrade itself: [`accept_key`] computes
+//! `Sec-WebSocket-Accept`, and [`server::check_request`] validates a parsed
+//! request.
+//!
+//! A head is parsed once, when its end has been received: the end is found
+//! by scanning only the newly received bytes, so a head that trickles in one
+//! byte at a time costs linear time, not quadratic (the 2023 tungstenite
+//! re-parsing CVE).
+
+pub mod client;
+pub mod server;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use core::ops::Range;
+use sha1::{Digest, Sha1};
+
+use crate::error::HandshakeError;
+
+/// The GUID of RFC 6455 §1.3, appended to the key before hashing.
+pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2):
+/// base64(SHA-1(key + GUID)).
+///
+/// ```
+/// // The example of RFC 6455 §1.3.
+/// assert_eq!(
+///     wsmachine::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+///     "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+/// );
+/// ```
+pub fn accept_key(key: &[u8]) -> String {
+    let mut sha = Sha1::new();
+    sha.update(key);
+    sha.update(GUID.as_bytes());
+    BASE64.encode(sha.finalize())
+}
+
+/// Finds the end of an HTTP head (the empty line) as bytes arrive, looking
+/// at each byte once.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HeadScanner {
+    scanned: usize,
+}
+
+impl HeadScanner {
+    /// The length of the head (through the empty line) if `buf` holds all of it.
+    /// Accepts CRLF and bare LF line endings, as httparse does.
+    pub(crate) fn find_end(&mut self, buf: &[u8]) -> Option<usize> {
+        // Resume two bytes back: a line end may straddle two reads.
+        let start = self.scanned.saturating_sub(2);
+        let found = buf[start..].iter().enumerate().find_map(|(i, &b)| {
+            let i = start + i;
+            if b != b'\n' {
+                return None;
+            }
+            match buf.get(i + 1..) {
+                Some([b'\n', ..]) => Some(i + 2),
+                Some([b'\r', b'\n', ..]) => Some(i + 3),
+                _ => None,
+            }
+        });
+        self.scanned = buf.len();
+        found
+    }
+}
+
+/// A parsed HTTP head, owned, with its parts as ranges into the raw bytes.
+#[derive(Clone, Debug)]
+pub(crate) struct Head {
+    bytes: Vec<u8>,
+    /// Request: the method. Response: the reason phrase.
+    first: Range<usize>,
+    /// Request: the target (path and query). Response: empty.
+    target: Range<usize>,
+    status: u16,
+    /// The minor HTTP version: 0 or 1.
+    version: u8,
+    headers: Vec<(Range<usize>, Range<usize>)>,
+}
+
+fn offset_of(base: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr() as usize - base.as_ptr() as usize;
+    start..start + part.len()
+}
+
+fn parse_error(e: httparse::Error, max_headers: usize) -> HandshakeError {
+    match e {
+        httparse::Error::TooManyHeaders => HandshakeError::TooManyHeaders { limit: max_headers },
+        httparse::Error::HeaderName => HandshakeError::Malformed("invalid header name"),
+        httparse::Error::HeaderValue => HandshakeError::Malformed("invalid header value"),
+        httparse::Error::NewLine => HandshakeError::Malformed("invalid line ending"),
+        httparse::Error::Status => HandshakeError::Malformed("invalid status"),
+        httparse::Error::Token => HandshakeError::Malformed("invalid token"),
+        httparse::Error::Version => HandshakeError::Malformed("invalid HTTP version"),
+    }
+}
+
+impl Head {
+    /// Parses a complete request head (`bytes` ends with the empty line).
+    pub(crate) fn parse_request(bytes: &[u8], max_headers: usize) -> Result<Head, HandshakeError> {
+        let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(bytes) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => return Err(HandshakeError::Malformed("incomplete head")),
+            Err(e) => return Err(parse_error(e, max_headers)),
+        }
+        let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
+            return Err(HandshakeError::Malformed("incomplete request line"));
+        };
+        Ok(Head {
+            first: offset_of(bytes, method.as_bytes()),
+            target: offset_of(bytes, path.as_bytes()),
+            status: 0,
+            version,
+            headers: req
+                .headers
+                .iter()
+                .map(|h| (offset_of(bytes, h.name.as_bytes()), offset_of(bytes, h.value)))
+                .collect(),
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Parses a complete response head.
+    pub(crate) fn parse_response(bytes: &[u8], max_headers: usize) -> Result<Head, HandshakeError> {
+        let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(bytes) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => return Err(HandshakeError::Malformed("incomplete head")),
+            Err(e) => return Err(parse_error(e, max_headers)),
+        }
+        let (Some(status), Some(version)) = (resp.code, resp.version) else {
+            return Err(HandshakeError::Malformed("incomplete status line"));
+        };
+        Ok(Head {
+            first: offset_of(bytes, resp.reason.unwrap_or("").as_bytes()),
+            target: 0..0,
+            status,
+            version,
+            headers: resp
+                .headers
+                .iter()
+                .map(|h| (offset_of(bytes, h.name.as_bytes()), offset_of(bytes, h.value)))
+                .collect(),
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    fn str_at(&self, r: &Range<usize>) -> &str {
+        // httparse only yields tokens and paths made of visible ASCII.
+        core::str::from_utf8(&self.bytes[r.clone()]).unwrap_or("")
+    }
+
+    pub(crate) fn headers(&self) -> Headers<'_> {
+        Headers { head: self }
+    }
+
+    /// The raw bytes of the head.
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// The header fields of a handshake request or response, in order.
+///
+/// Names compare case-insensitively. Values are bytes because HTTP allows
+/// non-ASCII (obs-text) in them; [`get`](Self::get) gives the ones that are UTF-8.
+#[derive(Clone, Copy, Debug)]
+pub struct Headers<'a> {
+    head: &'a Head,
+}
+
+impl<'a> Headers<'a> {
+    /// Every header field as (name, raw value), in the order received.
+    pub fn iter(self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        let head = self.head;
+        head.headers.iter().map(move |(n, v)| (head.str_at(n), &head.bytes[v.clone()]))
+    }
+
+    /// The number of header fields.
+    pub fn len(&self) -> usize {
+        self.head.headers.len()
+    }
+
+    /// Whether there are no header fields.
+    pub fn is_empty(&self) -> bool {
+        self.head.headers.is_empty()
+    }
+
+    /// Every value of the header `name`, in order.
+    pub fn get_all(self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The first value of the header `name`, if present and valid UTF-8.
+    pub fn get(self, name: &str) -> Option<&'a str> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| core::str::from_utf8(v).ok())
+    }
+
+    /// The number of fields named `name`.
+    pub fn count(self, name: &str) -> usize {
+        self.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
+    }
+
+    /// The comma-separated elements of every `name` field, trimmed, empty ones
+    /// skipped (the `#rule` list syntax of RFC 7230 §7).
+    pub fn tokens(self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.get_all(name)
+            .filter_map(|v| core::str::from_utf8(v).ok())
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim_matches(|c| c == ' ' || c == '\t'))
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Whether a token list header contains `token` (case-insensitively).
+    pub fn has_token(self, name: &'a str, token: &str) -> bool {
+        self.tokens(name).any(|t| t.eq_ignore_ascii_case(token))
+    }
+}
+
+/// One element of a `Sec-WebSocket-Extensions` header: an extension name and
+/// its parameters (RFC 6455 §9.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtensionOffer<'a> {
+    raw: &'a str,
+}
+
+impl<'a> ExtensionOffer<'a> {
+    pub(crate) fn new(raw: &'a str) -> Self {
+        ExtensionOffer { raw }
+    }
+
+    /// The extension's name, e.g. `permessage-deflate`.
+    pub fn name(&self) -> &'a str {
+        self.raw.split(';').next().unwrap_or("").trim()
+    }
+
+    /// The parameters as (name, value) pairs; a quoted value is unquoted.
+    pub fn params(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
+        self.raw.split(';').skip(1).map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.trim(), Some(v.trim().trim_matches('"'))),
+            None => (p.trim(), None),
+        })
+    }
+
+    /// The element as written, trimmed.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+}
+
+/// Whether `s` is an HTTP token (RFC 7230 §3.2.6): header names, subprotocols.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+        })
+}
+
+/// Whether `v` can be a header value: no control characters except tab.
+pub(crate) fn is_header_value(v: &str) -> bool {
+    v.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// Headers that the handshake writes itself and callers may not add.
+pub(crate) fn is_reserved_header(name: &str) -> bool {
+    [
+        "upgrade",
+        "connection",
+        "content-length",
+        "transfer-encoding",
+        "sec-websocket-key",
+        "sec-websocket-accept",
+        "sec-websocket-version",
+        "sec-websocket-protocol",
+        "sec-websocket-extensions",
+    ]
+    .iter()
+    .any(|r| r.eq_ignore_ascii_case(name))
+}
+
+/// Checks an extra header a caller wants to send.
+pub(crate) fn check_extra_header(name: &str, value: &str) -> bool {
+    is_token(name) && is_header_value(value) && !is_reserved_header(name)
+}
+
+/// The standard reason phrase for a status code, or "" for unknown ones.
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        101 => "Switching Protocols",
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6455 §1.3 / §4.2.2: the worked example of the accept key.
+    #[test]
+    fn rfc6455_1_3_accept_key_example() {
+        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn scanner_finds_the_end_across_any_split() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nFRAME";
+        for split in 0..head.len() {
+            let mut s = HeadScanner::default();
+            let first = s.find_end(&head[..split]);
+            let end = first.or_else(|| s.find_end(head));
+            assert_eq!(end, Some(27), "split {split}");
+        }
+        let mut s = HeadScanner::default();
+        assert_eq!(s.find_end(b"GET / HTTP/1.1\nHost: a\n\nX"), Some(24));
+    }
+
+    #[test]
+    fn token_lists() {
+        let bytes = b"GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nX: a\r\nconnection: ,x ,\r\n\r\n";
+        let head = Head::parse_request(bytes, 8).unwrap();
+        let h = head.headers();
+        assert!(h.has_token("connection", "upgrade"));
+        assert_eq!(h.tokens("Connection").collect::<Vec<_>>(), ["keep-alive", "Upgrade", "x"]);
+        assert_eq!(h.count("CONNECTION"), 2);
+        assert_eq!(h.get("x"), Some("a"));
+    }
+
+    #[test]
+    fn extension_offer_params() {
+        let e = ExtensionOffer::new("permessage-deflate; client_max_window_bits; server_max_window_bits=\"10\"");
+        assert_eq!(e.name(), "permessage-deflate");
+        let p: Vec<_> = e.params().collect();
+        assert_eq!(p, [("client_max_window_bits", None), ("server_max_window_bits", Some("10"))]);
+    }
+}

@@ -1,0 +1,357 @@
+//! Reading frames into messages (RFC 6455 §5.1–§5.6).
+//!
+//! Received bytes are appended to one buffer and parsed in place:
+//!
+//! - A message that is a single frame (the common case) is unmasked in place
+//!   and handed out as a slice of the receive buffer: no copy, no allocation.
+//! - The fragments of a fragmented message are appended, unmasked, to one
+//!   contiguous buffer as they arrive; there is no per-fragment overhead, so
+//!   the memory held for an incomplete message is its payload, bounded by
+//!   `max_message_size` (a flood of 1-byte fragments costs 1 byte each).
+//! - In streaming mode every piece of payload is handed out as soon as it
+//!   arrives, so messages of any size pass through in bounded memory.
+//!
+//! Text is checked as UTF-8 while it arrives, so a message fails at the first
+//! invalid byte even in the middle of a frame. A frame that arrives whole is
+//! checked once, when it is delivered.
+//!
+//! This module only parses and checks what the peer sent; what to do with a
+//! Ping or a Close is the connection's business.
+
+use core::ops::Range;
+
+use crate::Role;
+use crate::error::ProtocolError;
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
+use crate::mask::apply_mask;
+use crate::message::MessageKind;
+use crate::utf8::Utf8Validator;
+
+/// Size limits for the receiver, from [`Config`](crate::Config).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_frame: usize,
+    pub(crate) max_message: usize,
+    pub(crate) streaming: bool,
+}
+
+/// Where a whole message's payload is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Payload {
+    /// In the receive buffer (a single-frame message).
+    Input(Range<usize>),
+    /// In the reassembly buffer (a fragmented message).
+    Assembled,
+}
+
+/// Something complete enough to report, with its payload's location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Incoming {
+    /// A whole data message.
+    Message { kind: MessageKind, payload: Payload },
+    /// A piece of a data message (streaming mode).
+    Fragment { kind: MessageKind, range: Range<usize>, fin: bool },
+    /// A control frame; its payload is in the receive buffer.
+    Control { opcode: OpCode, range: Range<usize> },
+}
+
+/// The frame being read: its header has been consumed, its payload has not.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    opcode: OpCode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    /// Payload bytes not yet consumed from the buffer.
+    remaining: u64,
+    /// Payload bytes at the start of the buffer already unmasked and checked.
+    ready: usize,
+    /// Payload bytes already consumed (for the masking key's phase).
+    consumed: u64,
+    /// A single-frame message kept in the receive buffer until complete.
+    in_place: bool,
+    /// Text payload to check as UTF-8.
+    text: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Message {
+    kind: MessageKind,
+    /// Payload bytes announced so far by the message's frame headers.
+    len: u64,
+}
+
+/// The receiving half of a connection.
+#[derive(Debug)]
+pub(crate) struct Receiver {
+    role: Role,
+    /// Received bytes; everything before `pos` is consumed.
+    pub(crate) buf: Vec<u8>,
+    pub(crate) pos: usize,
+    /// The payload of a fragmented message, unmasked.
+    pub(crate) assembled: Vec<u8>,
+    /// `assembled` was handed out and is cleared on the next call.
+    assembled_taken: bool,
+    frame: Option<Frame>,
+    message: Option<Message>,
+    utf8: Utf8Validator,
+    /// RSV bits that a negotiated extension gives meaning to.
+    rsv_allowed: u8,
+}
+
+impl Receiver {
+    pub(crate) fn new(role: Role) -> Self {
+        Receiver {
+            role,
+            buf: Vec::new(),
+            pos: 0,
+            assembled: Vec::new(),
+            assembled_taken: false,
+            frame: None,
+            message: None,
+            utf8: Utf8Validator::new(),
+            rsv_allowed: 0,
+        }
+    }
+
+    /// Appends received bytes, first dropping consumed ones.
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 0 && (self.pos >= self.buf.len() / 2 || self.buf.capacity() - self.buf.len() < data.len()) {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Bytes received and not yet consumed.
+    pub(crate) fn unconsumed(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Marks `n` unconsumed bytes as consumed (the handshake head).
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+    }
+
+    /// Drops all buffered input and releases the memory.
+    pub(crate) fn discard(&mut self) {
+        self.buf = Vec::new();
+        self.assembled = Vec::new();
+        self.pos = 0;
+        self.frame = None;
+        self.message = None;
+    }
+
+    /// Releases buffer memory that holds no data.
+    pub(crate) fn shrink(&mut self) {
+        if self.pos == self.buf.len() {
+            self.buf = Vec::new();
+            self.pos = 0;
+        }
+        if self.assembled.is_empty() || self.assembled_taken {
+            self.assembled = Vec::new();
+            self.assembled_taken = false;
+        }
+    }
+
+    /// Heap bytes held by the buffers.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity() + self.assembled.capacity()
+    }
+
+    /// Parses as far as the buffered bytes allow and returns the next complete
+    /// item, `Ok(None)` if more bytes are needed, or the peer's violation.
+    pub(crate) fn next(&mut self, limits: Limits) -> Result<Option<Incoming>, ProtocolError> {
+        if self.assembled_taken {
+            self.assembled.clear();
+            self.assembled_taken = false;
+        }
+        loop {
+            let mut frame = match self.frame.take() {
+                Some(f) => f,
+                None => match FrameHeader::decode(&self.buf[self.pos..]).map_err(ProtocolError::Frame)? {
+                    None => return Ok(None),
+                    Some((header, len)) => {
+                        let frame = self.begin_frame(&header, limits)?;
+                        self.pos += len;
+                        frame
+                    }
+                },
+            };
+            self.unmask_new_bytes(&mut frame)?;
+            let complete = frame.ready as u64 == frame.remaining;
+            if frame.opcode.is_control() {
+                if !complete {
+                    self.frame = Some(frame);
+                    return Ok(None);
+                }
+                let range = self.take_ready(&mut frame);
+                return Ok(Some(Incoming::Control {
+                    opcode: frame.opcode,
+                    range,
+                }));
+            }
+            let Some(message) = self.message else {
+                // begin_frame always starts a message for a data frame.
+                return Err(ProtocolError::UnexpectedContinuation);
+            };
+            let kind = message.kind;
+            let fin = complete && frame.fin;
+            if limits.streaming {
+                if frame.ready == 0 && !fin {
+                    if !complete {
+                        self.frame = Some(frame);
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                let range = self.take_ready(&mut frame);
+                if !complete {
+                    self.frame = Some(frame);
+                }
+                if fin {
+                    self.end_message()?;
+                }
+                return Ok(Some(Incoming::Fragment { kind, range, fin }));
+            }
+            if frame.in_place {
+                if !complete {
+                    self.frame = Some(frame);
+                    return Ok(None);
+                }
+                let range = self.take_ready(&mut frame);
+                self.end_message()?;
+                return Ok(Some(Incoming::Message {
+                    kind,
+                    payload: Payload::Input(range),
+                }));
+            }
+            let range = self.take_ready(&mut frame);
+            self.assembled.extend_from_slice(&self.buf[range]);
+            if !complete {
+                self.frame = Some(frame);
+                return Ok(None);
+            }
+            if fin {
+                self.end_message()?;
+                self.assembled_taken = true;
+                return Ok(Some(Incoming::Message {
+                    kind,
+                    payload: Payload::Assembled,
+                }));
+            }
+        }
+    }
+
+    /// Checks a new frame header against the role, the message in progress
+    /// and the limits (RFC 6455 §5.1, §5.2, §5.4, §5.5).
+    fn begin_frame(&mut self, h: &FrameHeader, limits: Limits) -> Result<Frame, ProtocolError> {
+        if h.rsv & !self.rsv_allowed != 0 {
+            return Err(ProtocolError::ReservedBits(h.rsv));
+        }
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        let mut frame = Frame {
+            opcode: h.opcode,
+            fin: h.fin,
+            mask: h.mask,
+            remaining: h.payload_len,
+            ready: 0,
+            consumed: 0,
+            in_place: false,
+            text: false,
+        };
+        if h.opcode.is_control() {
+            if !h.fin {
+                return Err(ProtocolError::FragmentedControl(h.opcode));
+            }
+            if h.payload_len > MAX_CONTROL_PAYLOAD as u64 {
+                return Err(ProtocolError::ControlTooLong {
+                    opcode: h.opcode,
+                    len: h.payload_len,
+                });
+            }
+            return Ok(frame);
+        }
+        let message = match (h.opcode, self.message) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Continuation, Some(m)) => m,
+            (op, Some(_)) => return Err(ProtocolError::ExpectedContinuation(op)),
+            (op, None) => {
+                self.utf8.reset();
+                frame.in_place = h.fin && !limits.streaming;
+                let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
+                Message { kind, len: 0 }
+            }
+        };
+        let len = message.len.saturating_add(h.payload_len);
+        if !limits.streaming {
+            if h.payload_len > limits.max_frame as u64 {
+                return Err(ProtocolError::FrameTooLarge {
+                    len: h.payload_len,
+                    limit: limits.max_frame,
+                });
+            }
+            if len > limits.max_message as u64 {
+                return Err(ProtocolError::MessageTooLarge {
+                    len,
+                    limit: limits.max_message,
+                });
+            }
+        }
+        frame.text = message.kind == MessageKind::Text;
+        self.message = Some(Message { len, ..message });
+        Ok(frame)
+    }
+
+    /// Unmasks and checks the frame's payload bytes that arrived since the last call.
+    fn unmask_new_bytes(&mut self, frame: &mut Frame) -> Result<(), ProtocolError> {
+        let available = ((self.buf.len() - self.pos) as u64).min(frame.remaining) as usize;
+        if available <= frame.ready {
+            return Ok(());
+        }
+        let new = &mut self.buf[self.pos + frame.ready..self.pos + available];
+        if let Some(key) = frame.mask {
+            apply_mask(new, key, (frame.consumed as usize).wrapping_add(frame.ready));
+        }
+        // A single-frame text message that arrived whole is checked once, on
+        // delivery; anything else is checked as it arrives, to fail fast.
+        let whole = frame.in_place && frame.ready == 0 && available as u64 == frame.remaining;
+        if frame.text && !whole {
+            self.utf8.feed(new).map_err(|e| ProtocolError::InvalidUtf8 {
+                valid_up_to: e.valid_up_to,
+            })?;
+        }
+        frame.ready = available;
+        Ok(())
+    }
+
+    /// Consumes the frame's ready bytes and returns their range in `buf`.
+    fn take_ready(&mut self, frame: &mut Frame) -> Range<usize> {
+        let range = self.pos..self.pos + frame.ready;
+        self.pos = range.end;
+        frame.remaining -= frame.ready as u64;
+        frame.consumed += frame.ready as u64;
+        frame.ready = 0;
+        range
+    }
+
+    /// The final frame of a message is complete.
+    fn end_message(&mut self) -> Result<(), ProtocolError> {
+        if let Some(Message {
+            kind: MessageKind::Text,
+            ..
+        }) = self.message.take()
+        {
+            self.utf8.finish().map_err(|e| ProtocolError::InvalidUtf8 {
+                valid_up_to: e.valid_up_to,
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,325 @@
+//! Writing frames (RFC 6455 §5.1–§5.5) into the output buffer.
+//!
+//! Output is pulled by the caller: everything the connection wants to send
+//! is appended to one buffer, which the caller writes to the transport in as
+//! few writes as it likes ([`Connection::pending_output`] /
+//! [`Connection::advance_output`]). The length of what is pending is the
+//! buffered amount, the figure to use for backpressure.
+//!
+//! A client masks every frame with a fresh key from its random source; a
+//! server never masks.
+//!
+//! [`Connection::pending_output`]: crate::Connection::pending_output
+//! [`Connection::advance_output`]: crate::Connection::advance_output
+
+use core::ops::Range;
+
+use crate::close::{CloseCode, validate_outgoing};
+use crate::error::{Initiator, SendError};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
+use crate::mask::apply_mask;
+use crate::message::{MessageKind, PreparedMessage};
+use crate::random::RandomSource;
+use crate::utf8::Utf8Validator;
+
+/// Whether frames may be sent, and if not, why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SendStatus {
+    /// The opening handshake is in progress.
+    Connecting,
+    /// Frames may be sent.
+    Open,
+    /// A Close frame was sent (or the connection failed): nothing more may be sent.
+    Closed(Initiator),
+}
+
+/// The sending half of a connection.
+pub(crate) struct SendSide {
+    pub(crate) out: Vec<u8>,
+    /// Bytes of `out` already taken by the caller.
+    pub(crate) taken: usize,
+    pub(crate) status: SendStatus,
+    /// A client's source of masking keys; `None` for a server, which never masks.
+    masker: Option<Box<dyn RandomSource>>,
+    fragment_size: Option<usize>,
+    /// A streamed message in progress, and whether its first frame was sent.
+    stream: Option<(MessageKind, bool)>,
+    stream_utf8: Utf8Validator,
+    /// Where in `out` the latest automatic Pong is, while none of it is taken.
+    auto_pong: Option<Range<usize>>,
+}
+
+impl core::fmt::Debug for SendSide {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SendSide")
+            .field("pending", &(self.out.len() - self.taken))
+            .field("status", &self.status)
+            .field("masks", &self.masker.is_some())
+            .field("stream", &self.stream)
+            .finish()
+    }
+}
+
+impl SendSide {
+    pub(crate) fn new(masker: Option<Box<dyn RandomSource>>, fragment_size: Option<usize>) -> Self {
+        SendSide {
+            out: Vec::new(),
+            taken: 0,
+            status: SendStatus::Connecting,
+            masker,
+            fragment_size: fragment_size.filter(|&n| n > 0),
+            stream: None,
+            stream_utf8: Utf8Validator::new(),
+            auto_pong: None,
+        }
+    }
+
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.out[self.taken..]
+    }
+
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.taken = (self.taken + n).min(self.out.len());
+        if self.taken == self.out.len() {
+            self.out.clear();
+            self.taken = 0;
+            self.auto_pong = None;
+        }
+    }
+
+    /// Random bytes from the client's source (the handshake key).
+    pub(crate) fn random_bytes(&mut self, dest: &mut [u8]) {
+        if let Some(m) = self.masker.as_mut() {
+            m.fill(dest);
+        }
+    }
+
+    /// Drops taken bytes from the front of `out` when they are most of it.
+    fn compact(&mut self) {
+        if self.taken > 0 && self.taken >= self.out.len() / 2 {
+            self.out.drain(..self.taken);
+            self.taken = 0;
+            self.auto_pong = None;
+        }
+    }
+
+    fn check_open(&self) -> Result<(), SendError> {
+        match self.status {
+            SendStatus::Open => Ok(()),
+            SendStatus::Connecting => Err(SendError::NotOpen),
+            SendStatus::Closed(by) => Err(SendError::Closed(by)),
+        }
+    }
+
+    /// Appends one frame, masked for a client.
+    pub(crate) fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+        self.compact();
+        let mask = self.masker.as_mut().map(|m| {
+            let mut key = [0u8; 4];
+            m.fill(&mut key);
+            key
+        });
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        self.out.reserve(header.encoded_len() + payload.len());
+        header.write_to(&mut self.out);
+        let start = self.out.len();
+        self.out.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut self.out[start..], key, 0);
+        }
+    }
+
+    /// Appends data frames, split at `fragment_size`.
+    fn write_data(&mut self, first_opcode: OpCode, fin: bool, payload: &[u8]) {
+        let Some(size) = self.fragment_size.filter(|&n| payload.len() > n) else {
+            self.write_frame(first_opcode, fin, payload);
+            return;
+        };
+        let mut opcode = first_opcode;
+        let mut chunks = payload.chunks(size).peekable();
+        while let Some(chunk) = chunks.next() {
+            self.write_frame(opcode, fin && chunks.peek().is_none(), chunk);
+            opcode = OpCode::Continuation;
+        }
+    }
+
+    /// Appends a Close frame; `None` sends an empty payload.
+    pub(crate) fn write_close(&mut self, code: Option<CloseCode>, reason: &str) {
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        let len = match code {
+            Some(code) => {
+                let reason = &reason.as_bytes()[..reason.len().min(MAX_CONTROL_PAYLOAD - 2)];
+                payload[..2].copy_from_slice(&code.0.to_be_bytes());
+                payload[2..2 + reason.len()].copy_from_slice(reason);
+                2 + reason.len()
+            }
+            None => 0,
+        };
+        self.write_frame(OpCode::Close, true, &payload[..len]);
+    }
+
+    /// Answers a Ping. A previous automatic Pong that is still wholly
+    /// unsent and last in the buffer is replaced (RFC 6455 §5.5.3 allows
+    /// answering only the latest Ping), so a Ping flood cannot grow the
+    /// output while the caller is not writing.
+    pub(crate) fn write_auto_pong(&mut self, payload: &[u8]) {
+        if let Some(r) = self.auto_pong.take()
+            && r.end == self.out.len()
+            && r.start >= self.taken
+        {
+            self.out.truncate(r.start);
+        }
+        self.compact();
+        let start = self.out.len();
+        self.write_frame(OpCode::Pong, true, payload);
+        self.auto_pong = Some(start..self.out.len());
+    }
+}
+
+/// The sending half of a connection, borrowed.
+///
+/// [`Connection::poll_event_with_sender`](crate::Connection::poll_event_with_sender)
+/// hands one out together with an event, so that an event's borrowed
+/// payload can be sent back (an echo) without copying it first. Every method
+/// is also available on [`Connection`](crate::Connection).
+///
+/// Sending fails with [`SendError::NotOpen`] before the handshake completes
+/// and with [`SendError::Closed`] once a Close was sent, saying whether we
+/// closed, the peer did, or the connection failed.
+#[derive(Debug)]
+pub struct Sender<'a> {
+    pub(crate) side: &'a mut SendSide,
+}
+
+impl Sender<'_> {
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send(MessageKind::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send(MessageKind::Binary, data)
+    }
+
+    /// Sends a message of the given kind. Text must be valid UTF-8.
+    pub fn send(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
+        self.side.check_open()?;
+        if self.side.stream.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        if kind == MessageKind::Text && core::str::from_utf8(payload).is_err() {
+            return Err(SendError::InvalidUtf8);
+        }
+        self.side.write_data(kind.opcode(), true, payload);
+        Ok(())
+    }
+
+    /// Sends a [`PreparedMessage`]: a server copies its encoded frame as is.
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+        self.side.check_open()?;
+        if self.side.stream.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        if self.side.masker.is_some() {
+            self.side.write_frame(message.kind().opcode(), true, message.payload());
+        } else {
+            self.side.compact();
+            self.side.out.extend_from_slice(message.frame());
+        }
+        Ok(())
+    }
+
+    /// Starts a streamed message, sent as fragments
+    /// ([`send_fragment`](Self::send_fragment)) and ended by
+    /// [`finish_message`](Self::finish_message). Control frames (ping, pong,
+    /// close) may be sent in between; other messages may not.
+    pub fn begin_message(&mut self, kind: MessageKind) -> Result<(), SendError> {
+        self.side.check_open()?;
+        if self.side.stream.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.side.stream = Some((kind, false));
+        self.side.stream_utf8.reset();
+        Ok(())
+    }
+
+    /// Sends the next fragment of a streamed message (as one frame, or
+    /// several with [`Config::fragment_size`](crate::Config::fragment_size)).
+    /// Text fragments may split a code point; the text as a whole is checked.
+    /// An empty fragment sends nothing.
+    pub fn send_fragment(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.stream_frame(data, false)
+    }
+
+    /// Sends the final fragment (possibly empty) of a streamed message.
+    pub fn finish_message(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.stream_frame(data, true)
+    }
+
+    fn stream_frame(&mut self, data: &[u8], fin: bool) -> Result<(), SendError> {
+        self.side.check_open()?;
+        let Some((kind, started)) = self.side.stream else {
+            return Err(SendError::NoMessageInProgress);
+        };
+        if kind == MessageKind::Text {
+            let mut check = self.side.stream_utf8.clone();
+            check.feed(data).map_err(|_| SendError::InvalidUtf8)?;
+            if fin {
+                check.finish().map_err(|_| SendError::InvalidUtf8)?;
+            }
+            self.side.stream_utf8 = check;
+        }
+        if data.is_empty() && !fin {
+            return Ok(());
+        }
+        let opcode = if started { OpCode::Continuation } else { kind.opcode() };
+        self.side.write_data(opcode, fin, data);
+        self.side.stream = if fin { None } else { Some((kind, true)) };
+        Ok(())
+    }
+
+    /// Sends a Ping with up to 125 bytes of payload.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.control(OpCode::Ping, payload)
+    }
+
+    /// Sends an unsolicited Pong (a one-way heartbeat, RFC 6455 §5.5.3).
+    /// Automatic Pongs are separate: this never replaces one.
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.control(OpCode::Pong, payload)
+    }
+
+    fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.side.check_open()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlTooLong(payload.len()));
+        }
+        self.side.write_frame(opcode, true, payload);
+        Ok(())
+    }
+
+    /// Starts the closing handshake (RFC 6455 §7.1.2) with a code that may be
+    /// sent (1000–1003, 1007–1011, 3000–4999) and a reason of at most 123 bytes.
+    ///
+    /// Messages that arrive before the peer's Close are still delivered; the
+    /// peer's Close ends the connection with a clean [`Event::Closed`](crate::Event::Closed).
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        validate_outgoing(code, reason).map_err(SendError::InvalidClose)?;
+        self.side.check_open()?;
+        self.side.write_close(Some(code), reason);
+        self.side.status = SendStatus::Closed(Initiator::Local);
+        Ok(())
+    }
+
+    /// Bytes waiting to be written to the transport.
+    pub fn buffered_amount(&self) -> usize {
+        self.side.pending().len()
+    }
+}

@@ -1,0 +1,199 @@
+//! Streaming UTF-8 validation for text messages (RFC 6455 §5.6, §8.1).
+//!
+//! A text message may arrive in many frames, and a frame in many reads; a code
+//! point may be cut anywhere. [`Utf8Validator`] is fed the pieces in order and
+//! fails at the first byte that cannot be part of valid UTF-8, without waiting
+//! for the end of the message (Autobahn's "fail fast" cases, §6.x). It holds at
+//! most three bytes of an incomplete code point between calls.
+//!
+//! The heavy lifting is `core::str::from_utf8`, which has an ASCII fast path
+//! and reports, for an invalid input, whether the input merely ended early
+//! (`error_len() == None`) or contains a byte that can never be valid.
+
+use core::fmt;
+
+/// Invalid UTF-8 found by [`Utf8Validator`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Utf8Error {
+    /// Offset, from the start of everything fed since the last reset, of the
+    /// first byte of the invalid sequence. This equals
+    /// [`core::str::Utf8Error::valid_up_to`] for the whole input.
+    pub valid_up_to: u64,
+}
+
+impl fmt::Display for Utf8Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid UTF-8 at byte {}", self.valid_up_to)
+    }
+}
+
+impl std::error::Error for Utf8Error {}
+
+/// An incremental UTF-8 validator.
+///
+/// ```
+/// use wsmachine::utf8::Utf8Validator;
+/// let mut v = Utf8Validator::new();
+/// let euro = "€".as_bytes(); // three bytes
+/// v.feed(&euro[..1]).unwrap();
+/// v.feed(&euro[1..]).unwrap();
+/// v.finish().unwrap();
+/// // A byte that can never start or continue a code point fails at once.
+/// assert_eq!(v.feed(b"ok\xff").unwrap_err().valid_up_to, 5);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Utf8Validator {
+    /// Bytes of a code point cut at the end of the last input.
+    pending: [u8; 4],
+    pending_len: u8,
+    /// Bytes validated so far, not counting `pending`.
+    validated: u64,
+}
+
+impl Utf8Validator {
+    /// A validator at the start of a message.
+    pub const fn new() -> Self {
+        Utf8Validator {
+            pending: [0; 4],
+            pending_len: 0,
+            validated: 0,
+        }
+    }
+
+    /// Forgets everything fed so far, to start a new message.
+    pub fn reset(&mut self) {
+        *self = Self::new();
+    }
+
+    /// Whether no code point is cut open (the input so far is valid and complete).
+    pub fn is_complete(&self) -> bool {
+        self.pending_len == 0
+    }
+
+    /// Validates the next piece of the message.
+    ///
+    /// Returns an error as soon as a byte is found that no continuation could
+    /// make valid. After an error the validator's state is unspecified: reset it.
+    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), Utf8Error> {
+        if self.pending_len > 0 {
+            let have = self.pending_len as usize;
+            let need = sequence_len(self.pending[0]).saturating_sub(have);
+            let take = need.min(input.len());
+            self.pending[have..have + take].copy_from_slice(&input[..take]);
+            match core::str::from_utf8(&self.pending[..have + take]) {
+                Ok(_) => {
+                    self.validated += (have + take) as u64;
+                    self.pending_len = 0;
+                    input = &input[take..];
+                }
+                Err(e) if e.error_len().is_none() => {
+                    // Still cut open: the input ran out before the code point ended.
+                    self.pending_len = (have + take) as u8;
+                    return Ok(());
+                }
+                Err(_) => {
+                    return Err(Utf8Error {
+                        valid_up_to: self.validated,
+                    });
+                }
+            }
+        }
+        match core::str::from_utf8(input) {
+            Ok(_) => {
+                self.validated += input.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let good = e.valid_up_to();
+                if e.error_len().is_some() {
+                    return Err(Utf8Error {
+                        valid_up_to: self.validated + good as u64,
+                    });
+                }
+                let tail = &input[good..];
+                self.pending[..tail.len()].copy_from_slice(tail);
+                self.pending_len = tail.len() as u8;
+                self.validated += good as u64;
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the message: fails if it stops inside a code point.
+    pub fn finish(&mut self) -> Result<(), Utf8Error> {
+        if self.pending_len == 0 {
+            Ok(())
+        } else {
+            Err(Utf8Error {
+                valid_up_to: self.validated,
+            })
+        }
+    }
+}
+
+/// The length of the sequence a lead byte starts; 1 for anything else (a byte
+/// that `from_utf8` will reject anyway, so the exact number does not matter).
+fn sequence_len(lead: u8) -> usize {
+    match lead {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_all_splits(input: &[u8]) {
+        let expected = core::str::from_utf8(input).map(|_| ()).map_err(|e| e.valid_up_to() as u64);
+        for split_a in 0..=input.len() {
+            for split_b in split_a..=input.len() {
+                let mut v = Utf8Validator::new();
+                let got = v
+                    .feed(&input[..split_a])
+                    .and_then(|_| v.feed(&input[split_a..split_b]))
+                    .and_then(|_| v.feed(&input[split_b..]))
+                    .and_then(|_| v.finish())
+                    .map_err(|e| e.valid_up_to);
+                assert_eq!(got, expected, "{input:x?} split at {split_a},{split_b}");
+            }
+        }
+    }
+
+    /// RFC 3629 / RFC 6455 §8.1: overlong forms, surrogates and code points
+    /// beyond U+10FFFF are invalid wherever the input is cut.
+    #[test]
+    fn agrees_with_std_for_every_split() {
+        let cases: &[&[u8]] = &[
+            "κόσμε".as_bytes(),
+            "Hello-µ@ßöäüàá-UTF-8!!".as_bytes(),
+            "😀 emoji 한국어".as_bytes(),
+            b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited",
+            b"\xf4\x90\x80\x80",
+            b"\xc0\xaf",
+            b"\xe0\x80\xaf",
+            b"\xed\xbf\xbf",
+            b"\xf8\x88\x80\x80\x80",
+            b"abc\xe2\x82",
+            b"\xe2\x82\xac\xf0",
+            b"\xff",
+        ];
+        for case in cases {
+            check_all_splits(case);
+        }
+    }
+
+    /// Autobahn 6.4.x: the validator fails on the first impossible byte even
+    /// though the message (and the frame) continue.
+    #[test]
+    fn fails_fast_inside_a_code_point() {
+        let mut v = Utf8Validator::new();
+        let text = "κόσμε".as_bytes();
+        v.feed(text).unwrap();
+        v.feed(b"\xf4").unwrap();
+        // 0x90 after 0xf4 would encode a code point above U+10FFFF.
+        assert_eq!(v.feed(b"\x90").unwrap_err().valid_up_to, text.len() as u64);
+    }
+}

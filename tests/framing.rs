@@ -1,0 +1,364 @@
+//! RFC 6455 §5: data framing, as received and as sent.
+
+mod common;
+use common::*;
+use wsmachine::frame::{FrameError, OpCode};
+use wsmachine::{Config, MessageKind, PreparedMessage, ProtocolError, Role, SendError, State};
+
+fn feed_server(bytes: &[u8]) -> (Vec<Ev>, Vec<Decoded>) {
+    feed(open_server(Config::default()), bytes)
+}
+
+fn feed(mut conn: wsmachine::Connection, bytes: &[u8]) -> (Vec<Ev>, Vec<Decoded>) {
+    conn.receive(bytes);
+    let evs = events(&mut conn);
+    (evs, decode_all(&take_output(&mut conn)))
+}
+
+/// The connection failed with `error`, sent a Close with its code, and closed.
+fn assert_fails(evs: &[Ev], out: &[Decoded], error: ProtocolError) {
+    assert_eq!(evs.last(), Some(&failed(error)), "{evs:?}");
+    let close = out.last().expect("a close frame");
+    assert_eq!(close_payload(close).0, error.close_code().0);
+}
+
+#[test]
+fn rfc6455_5_1_server_rejects_unmasked_frames() {
+    let (evs, out) = feed_server(&server_frame(0x81, b"hi"));
+    assert_fails(&evs, &out, ProtocolError::UnmaskedFrame);
+}
+
+#[test]
+fn rfc6455_5_1_client_rejects_masked_frames() {
+    let (evs, out) = feed(open_client(Config::default()), &client_frame(0x81, b"hi"));
+    assert_fails(&evs, &out, ProtocolError::MaskedFrame);
+    assert!(out.last().unwrap().mask.is_some(), "the client's close is masked");
+}
+
+#[test]
+fn rfc6455_5_2_rsv_bits_without_extension_fail() {
+    for rsv in [0x40, 0x20, 0x10, 0x70] {
+        let (evs, out) = feed_server(&client_frame(0x81 | rsv, b"hi"));
+        assert_fails(&evs, &out, ProtocolError::ReservedBits(rsv >> 4));
+    }
+}
+
+#[test]
+fn rfc6455_5_2_reserved_opcodes_fail() {
+    for op in [3u8, 7, 0xb, 0xf] {
+        let (evs, out) = feed_server(&client_frame(0x80 | op, b""));
+        assert_fails(&evs, &out, ProtocolError::Frame(FrameError::ReservedOpcode(op)));
+    }
+}
+
+#[test]
+fn rfc6455_5_2_length_msb_fails() {
+    let mut bytes = vec![0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1];
+    bytes.extend_from_slice(&KEY);
+    let (evs, out) = feed_server(&bytes);
+    assert_fails(&evs, &out, ProtocolError::Frame(FrameError::LengthMsbSet));
+}
+
+#[test]
+fn rfc6455_5_2_non_minimal_lengths_accepted() {
+    let mut bytes = vec![0x81, 0x80 | 126, 0, 2];
+    bytes.extend_from_slice(&KEY);
+    bytes.extend_from_slice(&[b'o' ^ KEY[0], b'k' ^ KEY[1]]);
+    let (evs, _) = feed_server(&bytes);
+    assert_eq!(evs, [Ev::Text("ok".into())]);
+}
+
+#[test]
+fn rfc6455_5_5_control_frames_must_not_be_fragmented() {
+    let (evs, out) = feed_server(&client_frame(0x09, b"ping"));
+    assert_fails(&evs, &out, ProtocolError::FragmentedControl(OpCode::Ping));
+}
+
+#[test]
+fn rfc6455_5_5_control_frames_at_most_125_bytes() {
+    let (evs, _) = feed_server(&client_frame(0x89, &[7; 125]));
+    assert_eq!(evs, [Ev::Ping(vec![7; 125])]);
+    let (evs, out) = feed_server(&client_frame(0x89, &[7; 126]));
+    assert_fails(&evs, &out, ProtocolError::ControlTooLong { opcode: OpCode::Ping, len: 126 });
+}
+
+#[test]
+fn rfc6455_5_4_continuation_without_message_fails() {
+    let (evs, out) = feed_server(&client_frame(0x80, b"x"));
+    assert_fails(&evs, &out, ProtocolError::UnexpectedContinuation);
+}
+
+#[test]
+fn rfc6455_5_4_new_message_inside_fragmented_message_fails() {
+    let mut bytes = client_frame(0x01, b"part");
+    bytes.extend(client_frame(0x82, b"new"));
+    let (evs, out) = feed_server(&bytes);
+    assert_fails(&evs, &out, ProtocolError::ExpectedContinuation(OpCode::Binary));
+}
+
+/// §5.4: fragments reassemble in order, control frames may come in between.
+#[test]
+fn rfc6455_5_4_fragmented_message_with_interleaved_control_frames() {
+    let mut bytes = client_frame(0x01, "Hel".as_bytes());
+    bytes.extend(client_frame(0x89, b"p1"));
+    bytes.extend(client_frame(0x00, b""));
+    bytes.extend(client_frame(0x00, "lo, κόσ".as_bytes()));
+    bytes.extend(client_frame(0x8a, b"p2"));
+    bytes.extend(client_frame(0x80, "με".as_bytes()));
+    bytes.extend(client_frame(0x82, &[1, 2, 3]));
+    let (evs, out) = feed_server(&bytes);
+    assert_eq!(
+        evs,
+        [
+            Ev::Ping(b"p1".to_vec()),
+            Ev::Pong(b"p2".to_vec()),
+            Ev::Text("Hello, κόσμε".into()),
+            Ev::Binary(vec![1, 2, 3])
+        ]
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].opcode, out[0].payload.as_slice()), (OpCode::Pong, &b"p1"[..]));
+}
+
+/// §5.6 / §8.1: invalid UTF-8 fails with 1007 at the first bad byte, before
+/// the rest of the frame has arrived.
+#[test]
+fn rfc6455_8_1_invalid_utf8_fails_fast_mid_frame() {
+    let mut payload = "κόσμε".as_bytes().to_vec();
+    payload.extend_from_slice(b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80");
+    payload.extend_from_slice(b"edited");
+    let frame = client_frame(0x81, &payload);
+    let f4 = payload.iter().position(|&b| b == 0xf4).unwrap();
+    let bad_at = frame.len() - payload.len() + f4 + 2; // through 0xf4 0x90
+    let mut server = open_server(Config::default());
+    server.receive(&frame[..bad_at - 1]);
+    assert!(events(&mut server).is_empty(), "still valid so far");
+    server.receive(&frame[bad_at - 1..bad_at]);
+    let evs = events(&mut server);
+    assert_eq!(evs, [failed(ProtocolError::InvalidUtf8 { valid_up_to: f4 as u64 })]);
+    assert_eq!(close_payload(&decode_all(&take_output(&mut server))[0]).0, 1007);
+}
+
+#[test]
+fn rfc6455_8_1_invalid_utf8_in_whole_and_fragmented_messages() {
+    let (evs, _) = feed_server(&client_frame(0x81, b"ab\xc0\xafcd"));
+    assert_eq!(evs, [failed(ProtocolError::InvalidUtf8 { valid_up_to: 2 })]);
+    // The first fragment is fine, the second breaks the code point it continues.
+    let mut bytes = client_frame(0x01, b"ab\xe2\x82");
+    let (evs, _) = feed_server(&bytes);
+    assert!(evs.is_empty());
+    bytes.extend(client_frame(0x80, b"Z"));
+    let (evs, _) = feed_server(&bytes);
+    assert_eq!(evs, [failed(ProtocolError::InvalidUtf8 { valid_up_to: 2 })]);
+    // A message may not end inside a code point, even if each frame is a valid prefix.
+    let (evs, _) = feed_server(&client_frame(0x81, b"ab\xe2\x82"));
+    assert_eq!(evs, [failed(ProtocolError::InvalidUtf8 { valid_up_to: 2 })]);
+    // Code points split across fragments are fine.
+    let mut bytes = client_frame(0x01, b"\xe2");
+    bytes.extend(client_frame(0x00, b"\x82"));
+    bytes.extend(client_frame(0x80, b"\xac"));
+    assert_eq!(feed_server(&bytes).0, [Ev::Text("€".into())]);
+}
+
+#[test]
+fn frame_and_message_size_limits_1009() {
+    let mut config = Config::default();
+    config.max_frame_size = 10;
+    config.max_message_size = 15;
+    let (evs, out) = feed(open_server(config.clone()), &client_frame(0x82, &[0; 11]));
+    assert_fails(&evs, &out, ProtocolError::FrameTooLarge { len: 11, limit: 10 });
+    let mut bytes = client_frame(0x02, &[0; 10]);
+    bytes.extend(client_frame(0x80, &[0; 6]));
+    let (evs, out) = feed(open_server(config.clone()), &bytes);
+    assert_fails(&evs, &out, ProtocolError::MessageTooLarge { len: 16, limit: 15 });
+    // The limit is checked from the header: no payload needs to arrive.
+    let mut bytes = vec![0x82, 0x80 | 127, 0, 0, 0, 1, 0, 0, 0, 0];
+    bytes.extend_from_slice(&KEY);
+    let (evs, _) = feed(open_server(Config::default()), &bytes);
+    assert_eq!(evs, [failed(ProtocolError::FrameTooLarge { len: 1 << 32, limit: 16 << 20 })]);
+    // At the limit is fine.
+    let (evs, _) = feed(open_server(config), &client_frame(0x82, &[0; 10]));
+    assert_eq!(evs, [Ev::Binary(vec![0; 10])]);
+}
+
+/// The DESIGN's fragment-flood lesson: 1-byte fragments cost one byte each.
+#[test]
+fn fragment_flood_memory_is_bounded_by_payload() {
+    let mut server = open_server(Config::default());
+    let n = 65_536;
+    server.receive(&client_frame(0x02, &[1]));
+    for _ in 0..n - 2 {
+        server.receive(&client_frame(0x00, &[1]));
+        assert!(events(&mut server).is_empty());
+    }
+    assert!(server.buffer_capacity() < 4 * n, "held {} bytes for {n} fragments", server.buffer_capacity());
+    server.receive(&client_frame(0x80, &[1]));
+    assert_eq!(events(&mut server), [Ev::Binary(vec![1; n])]);
+}
+
+#[test]
+fn sixteen_mib_messages_work_by_default() {
+    let (mut client, mut server) = pair();
+    let big: Vec<u8> = (0..16 << 20).map(|i| (i % 251) as u8).collect();
+    client.send_binary(&big).unwrap();
+    transfer(&mut client, &mut server);
+    match server.poll_event() {
+        Some(wsmachine::Event::Binary(b)) => assert!(b == big.as_slice()),
+        other => panic!("{other:?}"),
+    }
+    let text = "é".repeat(8 << 20);
+    server.send_text(&text).unwrap();
+    let out = take_output(&mut server);
+    // Arriving in 64 KiB reads.
+    for chunk in out.chunks(65536) {
+        client.receive(chunk);
+        if let Some(e) = client.poll_event() {
+            assert!(matches!(e, wsmachine::Event::Text(t) if t == text));
+        }
+    }
+}
+
+/// §5.3: every client frame is masked with a fresh key; server frames never are.
+#[test]
+fn rfc6455_5_3_client_masks_every_frame_with_fresh_keys() {
+    let (mut client, mut server) = pair();
+    for i in 0..50 {
+        client.send_binary(&[i; 9]).unwrap();
+    }
+    client.ping(b"p").unwrap();
+    let frames = decode_all(client.pending_output());
+    let keys: std::collections::HashSet<_> = frames.iter().map(|f| f.mask.expect("masked")).collect();
+    assert_eq!(keys.len(), frames.len(), "a fresh key per frame");
+    transfer(&mut client, &mut server);
+    assert_eq!(events(&mut server).len(), 51);
+    server.send_text("x").unwrap();
+    assert!(decode_all(server.pending_output()).iter().all(|f| f.mask.is_none()));
+}
+
+#[test]
+fn automatic_fragmentation_at_fragment_size() {
+    let mut config = Config::default();
+    config.fragment_size = Some(4);
+    let (mut client, mut server) = pair_with(config.clone(), config);
+    client.send_text("abcdefghij").unwrap();
+    let frames = decode_all(client.pending_output());
+    let shape: Vec<_> = frames.iter().map(|f| (f.fin, f.opcode, f.payload.len())).collect();
+    assert_eq!(shape, [(false, OpCode::Text, 4), (false, OpCode::Continuation, 4), (true, OpCode::Continuation, 2)]);
+    transfer(&mut client, &mut server);
+    assert_eq!(events(&mut server), [Ev::Text("abcdefghij".into())]);
+}
+
+#[test]
+fn streamed_send_with_interleaved_ping() {
+    let (mut client, mut server) = pair();
+    client.begin_message(MessageKind::Text).unwrap();
+    assert_eq!(client.send_text("x"), Err(SendError::MessageInProgress));
+    client.send_fragment("héllo".as_bytes()[..2].as_ref()).unwrap();
+    client.ping(b"mid").unwrap();
+    client.send_fragment(&"héllo".as_bytes()[2..]).unwrap();
+    client.send_fragment(b"").unwrap();
+    assert_eq!(client.send_fragment(b"\xff"), Err(SendError::InvalidUtf8));
+    client.finish_message(b"!").unwrap();
+    assert_eq!(client.finish_message(b""), Err(SendError::NoMessageInProgress));
+    let frames = decode_all(client.pending_output());
+    let ops: Vec<_> = frames.iter().map(|f| (f.opcode, f.fin)).collect();
+    assert_eq!(
+        ops,
+        [(OpCode::Text, false), (OpCode::Ping, true), (OpCode::Continuation, false), (OpCode::Continuation, true)]
+    );
+    transfer(&mut client, &mut server);
+    assert_eq!(events(&mut server), [Ev::Ping(b"mid".to_vec()), Ev::Text("héllo!".into())]);
+}
+
+#[test]
+fn streaming_receive_delivers_pieces_as_they_arrive() {
+    let mut config = Config::default();
+    config.streaming = true;
+    config.max_message_size = 8; // not applied in streaming mode
+    let mut server = open_server(config);
+    let mut bytes = client_frame(0x01, "0123456789".as_bytes());
+    bytes.extend(client_frame(0x80, "é".as_bytes()));
+    let mut got = Vec::new();
+    for b in bytes.chunks(5) {
+        server.receive(b);
+        got.extend(events(&mut server));
+    }
+    let data: Vec<u8> = got
+        .iter()
+        .flat_map(|e| match e {
+            Ev::Fragment(MessageKind::Text, d, _) => d.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(data, "0123456789é".as_bytes());
+    assert!(got.len() > 2, "delivered in pieces: {got:?}");
+    assert!(matches!(got.last(), Some(Ev::Fragment(_, _, true))));
+    assert!(got[..got.len() - 1].iter().all(|e| matches!(e, Ev::Fragment(_, _, false))));
+    // Invalid UTF-8 still fails fast in streaming mode.
+    let mut config = Config::default();
+    config.streaming = true;
+    let (evs, _) = feed(open_server(config), &client_frame(0x01, b"ok\xff"));
+    assert_eq!(evs, [failed(ProtocolError::InvalidUtf8 { valid_up_to: 2 })]);
+}
+
+#[test]
+fn streaming_receive_of_a_large_frame_needs_no_large_buffer() {
+    let mut config = Config::default();
+    config.streaming = true;
+    let mut server = open_server(config);
+    let len = 64 << 20;
+    let mut header = vec![0x82, 0x80 | 127];
+    header.extend_from_slice(&(len as u64).to_be_bytes());
+    header.extend_from_slice(&[0, 0, 0, 0]); // zero key: payload as is
+    server.receive(&header);
+    let chunk = vec![9u8; 1 << 16];
+    let mut total = 0;
+    let mut max_cap = 0;
+    while total < len {
+        server.receive(&chunk);
+        while let Some(e) = server.poll_event() {
+            match e {
+                wsmachine::Event::Fragment(f) => total += f.data.len(),
+                other => panic!("{other:?}"),
+            }
+        }
+        max_cap = max_cap.max(server.buffer_capacity());
+    }
+    assert_eq!(total, len);
+    assert!(max_cap < 1 << 20, "buffers reached {max_cap} bytes");
+}
+
+#[test]
+fn prepared_message_is_copied_by_servers_and_reencoded_by_clients() {
+    let msg = PreparedMessage::binary(&[5; 300]);
+    let mut servers: Vec<_> = (0..3).map(|_| open_server(Config::default())).collect();
+    for s in &mut servers {
+        s.send_prepared(&msg).unwrap();
+        assert_eq!(s.pending_output(), msg.frame());
+    }
+    let mut client = open_client(Config::default());
+    client.send_prepared(&msg).unwrap();
+    let frames = decode_all(client.pending_output());
+    assert!(frames[0].mask.is_some());
+    assert_eq!(frames[0].payload, vec![5; 300]);
+}
+
+#[test]
+fn control_payload_and_text_arguments_are_checked() {
+    let mut s = open_server(Config::default());
+    assert_eq!(s.ping(&[0; 126]), Err(SendError::ControlTooLong(126)));
+    assert_eq!(s.pong(&[0; 126]), Err(SendError::ControlTooLong(126)));
+    assert_eq!(s.send(MessageKind::Text, b"\xff"), Err(SendError::InvalidUtf8));
+    assert!(s.pending_output().is_empty());
+    assert_eq!(s.state(), State::Open);
+}
+
+/// A connection created OPEN (the upgrade was done elsewhere) works as a pair.
+#[test]
+fn established_connections_talk() {
+    let mut c = wsmachine::Connection::established_with_random(Role::Client, Config::default(), seeded(9));
+    let mut s = open_server(Config::default());
+    c.send_text("over h2").unwrap();
+    transfer(&mut c, &mut s);
+    assert_eq!(events(&mut s), [Ev::Text("over h2".into())]);
+}

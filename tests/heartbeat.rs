@@ -1,0 +1,149 @@
+//! RFC 6455 §5.5.2–§5.5.3: Ping and Pong, and the timers around them.
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+use wsmachine::frame::OpCode;
+use wsmachine::{Config, Error, State};
+
+/// §5.5.2: a Ping is answered with a Pong with the same payload, and reported.
+#[test]
+fn rfc6455_5_5_2_ping_is_answered_and_reported() {
+    let (mut client, mut server) = pair();
+    client.ping(b"are you there").unwrap();
+    transfer(&mut client, &mut server);
+    assert_eq!(events(&mut server), [Ev::Ping(b"are you there".to_vec())]);
+    let out = decode_all(server.pending_output());
+    assert_eq!((out[0].opcode, out[0].payload.as_slice()), (OpCode::Pong, &b"are you there"[..]));
+    transfer(&mut server, &mut client);
+    assert_eq!(events(&mut client), [Ev::Pong(b"are you there".to_vec())]);
+}
+
+#[test]
+fn auto_pong_can_be_turned_off() {
+    let mut config = Config::default();
+    config.auto_pong = false;
+    let mut server = open_server(config);
+    server.receive(&client_frame(0x89, b"x"));
+    assert_eq!(events(&mut server), [Ev::Ping(b"x".to_vec())]);
+    assert!(server.pending_output().is_empty());
+    server.pong(b"x").unwrap();
+    assert_eq!(decode_all(server.pending_output())[0].opcode, OpCode::Pong);
+}
+
+/// §5.5.3: only the latest Ping needs a Pong, so a Ping flood that is never
+/// drained does not grow the output.
+#[test]
+fn rfc6455_5_5_3_ping_flood_keeps_output_bounded() {
+    let mut server = open_server(Config::default());
+    for i in 0..10_000u32 {
+        server.receive(&client_frame(0x89, &i.to_be_bytes()));
+        assert_eq!(events(&mut server).len(), 1);
+    }
+    let out = decode_all(server.pending_output());
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].payload, 9_999u32.to_be_bytes());
+}
+
+/// A Pong the user sends is never replaced by (or replaces) an automatic one,
+/// and an automatic Pong already partly written is never cut.
+#[test]
+fn user_pong_and_partly_written_pong_are_kept() {
+    let mut server = open_server(Config::default());
+    server.receive(&client_frame(0x89, b"a"));
+    events(&mut server);
+    server.pong(b"mine").unwrap();
+    server.receive(&client_frame(0x89, b"b"));
+    events(&mut server);
+    let payloads: Vec<_> = decode_all(server.pending_output()).into_iter().map(|f| f.payload).collect();
+    assert_eq!(payloads, [b"a".to_vec(), b"mine".to_vec(), b"b".to_vec()]);
+
+    let mut server = open_server(Config::default());
+    server.receive(&client_frame(0x89, b"first"));
+    events(&mut server);
+    let mut written = server.pending_output()[..2].to_vec();
+    server.advance_output(2);
+    server.receive(&client_frame(0x89, b"second"));
+    events(&mut server);
+    written.extend_from_slice(server.pending_output());
+    let payloads: Vec<_> = decode_all(&written).into_iter().map(|f| f.payload).collect();
+    assert_eq!(payloads, [b"first".to_vec(), b"second".to_vec()]);
+}
+
+#[test]
+fn no_pong_after_our_close() {
+    let mut server = open_server(Config::default());
+    server.close(wsmachine::CloseCode::NORMAL, "").unwrap();
+    take_output(&mut server);
+    server.receive(&client_frame(0x89, b"x"));
+    assert_eq!(events(&mut server), [Ev::Ping(b"x".to_vec())]);
+    assert!(server.pending_output().is_empty());
+}
+
+fn heartbeat_config() -> Config {
+    let mut config = Config::default();
+    config.ping_interval = Some(Duration::from_secs(10));
+    config.pong_timeout = Duration::from_secs(5);
+    config
+}
+
+/// The heartbeat: a Ping after an idle interval; a Pong keeps the connection.
+#[test]
+fn heartbeat_ping_when_idle_and_pong_keeps_alive() {
+    let (mut client, mut server) = pair_with(Config::default(), heartbeat_config());
+    let t0 = Instant::now();
+    server.handle_timeout(t0);
+    assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+    server.handle_timeout(t0 + Duration::from_secs(9));
+    assert!(server.pending_output().is_empty());
+    server.handle_timeout(t0 + Duration::from_secs(10));
+    let ping = decode_all(server.pending_output());
+    assert_eq!(ping[0].opcode, OpCode::Ping);
+    assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(15)));
+    transfer(&mut server, &mut client);
+    events(&mut client);
+    transfer(&mut client, &mut server);
+    assert!(matches!(events(&mut server).as_slice(), [Ev::Pong(_)]));
+    server.handle_timeout(t0 + Duration::from_secs(16));
+    assert_eq!(server.state(), State::Open);
+    assert!(server.poll_timeout().unwrap() >= t0 + Duration::from_secs(20));
+}
+
+/// Received traffic postpones the heartbeat.
+#[test]
+fn heartbeat_waits_while_traffic_flows() {
+    let (mut client, mut server) = pair_with(Config::default(), heartbeat_config());
+    let t0 = Instant::now();
+    server.handle_timeout(t0);
+    for s in 1..30 {
+        client.send_text("tick").unwrap();
+        transfer(&mut client, &mut server);
+        events(&mut server);
+        server.handle_timeout(t0 + Duration::from_secs(s));
+        assert!(server.pending_output().is_empty(), "no ping at {s}s");
+    }
+}
+
+/// No Pong within the timeout: the connection fails, 1006-style.
+#[test]
+fn pong_timeout_fails_the_connection() {
+    let (_client, mut server) = pair_with(Config::default(), heartbeat_config());
+    let t0 = Instant::now();
+    server.handle_timeout(t0);
+    server.handle_timeout(t0 + Duration::from_secs(10));
+    take_output(&mut server);
+    server.handle_timeout(t0 + Duration::from_secs(15));
+    match events(&mut server).as_slice() {
+        [Ev::Closed { code, clean: false, error: Some(Error::PongTimeout), .. }] => assert_eq!(code.0, 1006),
+        other => panic!("{other:?}"),
+    }
+    assert!(server.should_close_transport());
+    assert_eq!(server.poll_timeout(), None);
+}
+
+/// A connection that is never given time never times out.
+#[test]
+fn no_time_no_timeouts() {
+    let (_client, server) = pair_with(Config::default(), heartbeat_config());
+    assert_eq!(server.poll_timeout(), None);
+}

@@ -1,0 +1,259 @@
+//! Property tests: frame roundtrip (§5.2), message roundtrip through a
+//! client/server pair (§5.4, §5.6), chunking invariance, and the closing
+//! handshake (§7) from either side.
+
+mod common;
+use common::*;
+use proptest::prelude::*;
+use wsmachine::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use wsmachine::{CloseCode, Config, Connection, Event, MessageKind, State};
+
+fn opcode() -> impl Strategy<Value = OpCode> {
+    prop_oneof![
+        Just(OpCode::Continuation),
+        Just(OpCode::Text),
+        Just(OpCode::Binary),
+        Just(OpCode::Close),
+        Just(OpCode::Ping),
+        Just(OpCode::Pong),
+    ]
+}
+
+fn payload_len() -> impl Strategy<Value = u64> {
+    // Every length class and its edges: 7-bit, 16-bit, 64-bit.
+    prop_oneof![0..=125u64, 126..=0xffffu64, Just(125), Just(126), Just(0xffff), Just(0x10000), 0x10000..(1u64 << 63)]
+}
+
+#[derive(Clone, Debug)]
+enum Msg {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+}
+
+fn msg() -> impl Strategy<Value = Msg> {
+    prop_oneof![
+        4 => ".{0,40}".prop_map(Msg::Text),
+        1 => proptest::string::string_regex("[a-zé😀]{100,700}").unwrap().prop_map(Msg::Text),
+        4 => proptest::collection::vec(any::<u8>(), 0..300).prop_map(Msg::Binary),
+        1 => proptest::collection::vec(any::<u8>(), 70_000..70_100).prop_map(Msg::Binary),
+        2 => proptest::collection::vec(any::<u8>(), 0..=125).prop_map(Msg::Ping),
+    ]
+}
+
+/// The byte stream a client would send for `msgs`, fragments of `frag`
+/// bytes, with a Ping between fragments when `ping_inside` (and an optional
+/// invalid UTF-8 text at the end).
+fn client_stream(msgs: &[Msg], frag: usize, ping_inside: bool, bad_tail: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for m in msgs {
+        let (op, data): (u8, &[u8]) = match m {
+            Msg::Text(t) => (1, t.as_bytes()),
+            Msg::Binary(b) => (2, b),
+            Msg::Ping(p) => {
+                out.extend(client_frame(0x89, p));
+                continue;
+            }
+        };
+        let chunks: Vec<&[u8]> = if data.is_empty() { vec![data] } else { data.chunks(frag).collect() };
+        for (i, c) in chunks.iter().enumerate() {
+            let fin = if i + 1 == chunks.len() { 0x80 } else { 0 };
+            let op = if i == 0 { op } else { 0 };
+            out.extend(client_frame(fin | op, c));
+            if ping_inside && fin == 0 {
+                out.extend(client_frame(0x89, b"inside"));
+            }
+        }
+    }
+    if bad_tail {
+        out.extend(client_frame(0x01, b"ok \xe2\x82"));
+        out.extend(client_frame(0x80, b"\x28 never"));
+    }
+    out
+}
+
+fn expected_events(msgs: &[Msg], ping_inside: bool, frag: usize) -> Vec<Ev> {
+    let mut out = Vec::new();
+    for m in msgs {
+        let len = match m {
+            Msg::Text(t) => t.len(),
+            Msg::Binary(b) => b.len(),
+            Msg::Ping(p) => {
+                out.push(Ev::Ping(p.clone()));
+                continue;
+            }
+        };
+        if ping_inside {
+            let frames = len.div_ceil(frag).max(1);
+            out.extend((1..frames).map(|_| Ev::Ping(b"inside".to_vec())));
+        }
+        out.push(match m {
+            Msg::Text(t) => Ev::Text(t.clone()),
+            Msg::Binary(b) => Ev::Binary(b.clone()),
+            Msg::Ping(_) => unreachable!(),
+        });
+    }
+    out
+}
+
+/// Feeds `bytes` cut at `cuts` (fractions of the length) and returns the events.
+fn feed_split(config: Config, bytes: &[u8], cuts: &[usize]) -> (Vec<Ev>, Vec<u8>) {
+    let mut server = open_server(config);
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    points.push(0);
+    points.push(bytes.len());
+    points.sort_unstable();
+    let mut evs = Vec::new();
+    let mut out = Vec::new();
+    for w in points.windows(2) {
+        server.receive(&bytes[w[0]..w[1]]);
+        evs.extend(events(&mut server));
+        out.extend(take_output(&mut server));
+    }
+    (evs, out)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// §5.2: every header encodes and decodes back, and every prefix is partial.
+    #[test]
+    fn frame_header_roundtrip(fin in any::<bool>(), rsv in 0u8..8, op in opcode(), len in payload_len(), mask in proptest::option::of(any::<[u8; 4]>())) {
+        let h = FrameHeader { fin, rsv, opcode: op, mask, payload_len: len };
+        let mut buf = [0u8; MAX_HEADER_LEN];
+        let n = h.encode(&mut buf);
+        prop_assert_eq!(n, h.encoded_len());
+        prop_assert_eq!(FrameHeader::decode(&buf[..n]), Ok(Some((h, n))));
+        for i in 0..n {
+            prop_assert_eq!(FrameHeader::decode(&buf[..i]), Ok(None));
+        }
+    }
+
+    /// Messages of any size and fragment size, with Pings in between, arrive intact both ways.
+    #[test]
+    fn message_roundtrip_through_a_pair(msgs in proptest::collection::vec(msg(), 1..12), frag in proptest::option::of(1usize..200)) {
+        let mut config = Config::default();
+        config.fragment_size = frag;
+        let (mut client, mut server) = pair_with(config.clone(), config);
+        for client_sends in [true, false] {
+            let (from, to) = if client_sends { (&mut client, &mut server) } else { (&mut server, &mut client) };
+            for m in &msgs {
+                match m {
+                    Msg::Text(t) => from.send_text(t).unwrap(),
+                    Msg::Binary(b) => from.send_binary(b).unwrap(),
+                    Msg::Ping(p) => from.ping(p).unwrap(),
+                }
+            }
+            transfer(from, to);
+            prop_assert_eq!(events(to), expected_events(&msgs, false, 1));
+            // The automatic Pongs go back.
+            transfer(to, from);
+            let pongs = events(from);
+            prop_assert!(pongs.iter().all(|e| matches!(e, Ev::Pong(_))));
+        }
+    }
+
+    /// The same bytes cut anywhere give the same events and the same output.
+    #[test]
+    fn chunking_invariance(msgs in proptest::collection::vec(msg(), 1..8), frag in 1usize..50, ping_inside in any::<bool>(), bad_tail in any::<bool>(), cuts in proptest::collection::vec(any::<usize>(), 0..40)) {
+        let bytes = client_stream(&msgs, frag, ping_inside, bad_tail);
+        let (whole, whole_out) = feed_split(Config::default(), &bytes, &[]);
+        let mut expected = expected_events(&msgs, ping_inside, frag);
+        if bad_tail {
+            expected.push(failed(wsmachine::ProtocolError::InvalidUtf8 { valid_up_to: 3 }));
+        }
+        prop_assert_eq!(&whole, &expected);
+        let (split, split_out) = feed_split(Config::default(), &bytes, &cuts);
+        prop_assert_eq!(&split, &whole);
+        // Output is the same too, except that Pongs to Pings that arrived
+        // together are coalesced (§5.5.3), which depends on the draining.
+        let (split_out, whole_out) = (decode_all(&split_out), decode_all(&whole_out));
+        let not_pong = |f: &&Decoded| f.opcode != OpCode::Pong;
+        prop_assert_eq!(split_out.iter().filter(not_pong).collect::<Vec<_>>(), whole_out.iter().filter(not_pong).collect::<Vec<_>>());
+        prop_assert!(split_out.len() >= whole_out.len());
+        // Byte by byte.
+        let all: Vec<usize> = (0..bytes.len()).collect();
+        if bytes.len() < 4000 {
+            prop_assert_eq!(feed_split(Config::default(), &bytes, &all).0, whole);
+        }
+    }
+
+    /// In streaming mode the pieces depend on the cuts, but their concatenation does not.
+    #[test]
+    fn chunking_invariance_streaming(msgs in proptest::collection::vec(msg(), 1..8), frag in 1usize..50, cuts in proptest::collection::vec(any::<usize>(), 0..40)) {
+        let bytes = client_stream(&msgs, frag, true, false);
+        let mut config = Config::default();
+        config.streaming = true;
+        let (evs, _) = feed_split(config, &bytes, &cuts);
+        let mut joined: Vec<Ev> = Vec::new();
+        let mut current: Option<(MessageKind, Vec<u8>)> = None;
+        for e in evs {
+            match e {
+                Ev::Fragment(kind, data, fin) => {
+                    let cur = current.get_or_insert((kind, Vec::new()));
+                    prop_assert_eq!(cur.0, kind);
+                    cur.1.extend(data);
+                    if fin {
+                        let (kind, data) = current.take().unwrap();
+                        joined.push(match kind {
+                            MessageKind::Text => Ev::Text(String::from_utf8(data).unwrap()),
+                            MessageKind::Binary => Ev::Binary(data),
+                        });
+                    }
+                }
+                other => joined.push(other),
+            }
+        }
+        // Pings inside a message come out before its end, as in buffered mode.
+        prop_assert_eq!(joined, expected_events(&msgs, true, frag));
+    }
+
+    /// §7: the closing handshake completes from either side, with messages in flight.
+    #[test]
+    fn closing_handshake_from_either_side(client_first in any::<bool>(), in_flight in proptest::collection::vec(".{0,20}", 0..4), code in prop_oneof![1000u16..=1003, 1007u16..=1011, 3000u16..5000]) {
+        let (mut client, mut server) = pair();
+        let (a, b) = if client_first { (&mut client, &mut server) } else { (&mut server, &mut client) };
+        for t in &in_flight {
+            b.send_text(t).unwrap();
+        }
+        a.close(CloseCode(code), "reason").unwrap();
+        transfer(a, b);
+        let evs_b = events(b);
+        transfer(b, a);
+        let evs_a = events(a);
+        let texts: Vec<Ev> = in_flight.iter().map(|t| Ev::Text(t.clone())).collect();
+        prop_assert_eq!(&evs_a[..texts.len()], texts.as_slice());
+        match (evs_a.last(), evs_b.last()) {
+            (Some(Ev::Closed { clean: true, code: ca, .. }), Some(Ev::Closed { clean: true, code: cb, reason, .. })) => {
+                prop_assert_eq!(ca.0, code);
+                prop_assert_eq!(cb.0, code);
+                prop_assert_eq!(reason.as_str(), "reason");
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+        prop_assert_eq!(client.state(), State::Closed);
+        prop_assert_eq!(server.state(), State::Closed);
+        prop_assert!(server.should_close_transport());
+        client.receive_eof();
+        prop_assert!(client.should_close_transport());
+    }
+}
+
+/// A zero-copy echo through `poll_event_with_sender`.
+#[test]
+fn echo_with_borrowed_payload() {
+    let (mut client, mut server) = pair();
+    client.send_binary(&[1, 2, 3]).unwrap();
+    client.send_text("txt").unwrap();
+    transfer(&mut client, &mut server);
+    while let Some((event, mut tx)) = server.poll_event_with_sender() {
+        match event {
+            Event::Text(t) => tx.send_text(t).unwrap(),
+            Event::Binary(b) => tx.send_binary(b).unwrap(),
+            _ => {}
+        }
+    }
+    transfer(&mut server, &mut client);
+    assert_eq!(events(&mut client), [Ev::Binary(vec![1, 2, 3]), Ev::Text("txt".into())]);
+    let _ = Connection::server(Config::default());
+}

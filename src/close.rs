@@ -150,8 +150,8 @@ mod tests {
         }
         for bad in [0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
             assert!(!CloseCode(bad).is_sendable(), "{bad}");
-            let payload = (bad as u16).to_be_bytes();
-            assert_eq!(parse_close_payload(&payload), Err(ClosePayloadError::InvalidCode(bad as u16)));
+            let payload = bad.to_be_bytes();
+            assert_eq!(parse_close_payload(&payload), Err(ClosePayloadError::InvalidCode(bad)));
         }
     }
 

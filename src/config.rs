@@ -42,11 +42,16 @@ pub struct Config {
     /// Default: `None` (one frame per message).
     pub fragment_size: Option<usize>,
     /// Answer every Ping with a Pong carrying the same payload. Default: `true`.
-    ///
-    /// When the peer sends several Pings before our output is drained, only
-    /// the latest gets a Pong (RFC 6455 §5.5.3 allows this), so a flood of
-    /// Pings cannot grow the output buffer.
     pub auto_pong: bool,
+    /// Output backlog, in bytes, above which automatic Pongs are coalesced.
+    /// Default: 16 KiB.
+    ///
+    /// Every Ping is answered while less than this is waiting to be written.
+    /// Beyond it, a new automatic Pong replaces the previous one if that one
+    /// is still unwritten and last in the buffer (RFC 6455 §5.5.3 allows
+    /// answering only the latest Ping), so a peer's Ping flood cannot grow the
+    /// output buffer of a connection whose output is not being written.
+    pub auto_pong_backlog: usize,
     /// Deliver data as [`Event::Fragment`](crate::Event::Fragment)s as it
     /// arrives instead of whole messages. Default: `false`.
     ///
@@ -81,6 +86,7 @@ impl Default for Config {
             max_headers: 64,
             fragment_size: None,
             auto_pong: true,
+            auto_pong_backlog: 16 << 10,
             streaming: false,
             handshake_timeout: Some(Duration::from_secs(10)),
             ping_interval: None,

@@ -338,6 +338,8 @@ impl Connection {
         match self.stage {
             Stage::Client(_) => self.poll_response(),
             Stage::AwaitingRequest => self.poll_request(),
+            // The client is gone before the decision: nobody to answer.
+            Stage::AwaitingDecision if self.life.eof => self.fail_now(HandshakeError::Eof.into()),
             Stage::AwaitingDecision => None,
             Stage::Done => self.poll_frames(),
         }
@@ -440,30 +442,18 @@ impl Connection {
             Ok(Some(incoming)) => incoming,
         };
         Some(match incoming {
-            Incoming::Message {
-                kind: MessageKind::Text,
-                payload,
-            } => Raw::Text(payload),
-            Incoming::Message {
-                kind: MessageKind::Binary,
-                payload,
-            } => Raw::Binary(payload),
+            Incoming::Message { kind: MessageKind::Text, payload } => Raw::Text(payload),
+            Incoming::Message { kind: MessageKind::Binary, payload } => Raw::Binary(payload),
             Incoming::Fragment { kind, range, fin } => Raw::Fragment { kind, range, fin },
-            Incoming::Control {
-                opcode: OpCode::Ping,
-                range,
-            } => {
+            Incoming::Control { opcode: OpCode::Ping, range } => {
                 // RFC 6455 §5.5.2: answer with a Pong carrying the same payload,
                 // unless we already sent a Close.
                 if self.config.auto_pong && self.send.status == SendStatus::Open {
-                    self.send.write_auto_pong(&self.recv.buf[range.clone()]);
+                    self.send.write_auto_pong(&self.recv.buf[range.clone()], self.config.auto_pong_backlog);
                 }
                 Raw::Ping(range)
             }
-            Incoming::Control {
-                opcode: OpCode::Close,
-                range,
-            } => return self.on_close_frame(range),
+            Incoming::Control { opcode: OpCode::Close, range } => return self.on_close_frame(range),
             Incoming::Control { range, .. } => {
                 self.timers.on_pong();
                 Raw::Pong(range)
@@ -504,15 +494,7 @@ impl Connection {
 
     /// Turns a raw event into one that borrows the connection's buffers.
     fn view(&mut self, raw: Raw) -> Option<(Event<'_>, Sender<'_>)> {
-        let Connection {
-            recv,
-            send,
-            life,
-            head,
-            protocol,
-            role,
-            ..
-        } = self;
+        let Connection { recv, send, life, head, protocol, role, .. } = self;
         let payload = |p: &Payload| -> &[u8] {
             match p {
                 Payload::Input(r) => &recv.buf[r.clone()],
@@ -537,11 +519,7 @@ impl Connection {
                 }
             },
             Raw::Binary(p) => Event::Binary(payload(&p)),
-            Raw::Fragment { kind, range, fin } => Event::Fragment(Fragment {
-                kind,
-                data: &recv.buf[range],
-                fin,
-            }),
+            Raw::Fragment { kind, range, fin } => Event::Fragment(Fragment { kind, data: &recv.buf[range], fin }),
             Raw::Ping(r) => Event::Ping(&recv.buf[r]),
             Raw::Pong(r) => Event::Pong(&recv.buf[r]),
             Raw::Closed => Event::Closed(life.closed.as_deref()?),
@@ -720,11 +698,7 @@ impl Connection {
 
     fn phase(&self) -> Phase {
         if self.life.closed.is_some() {
-            return if self.life.transport_closable {
-                Phase::Done
-            } else {
-                Phase::AwaitingEof
-            };
+            return if self.life.transport_closable { Phase::Done } else { Phase::AwaitingEof };
         }
         match (&self.stage, self.send.status) {
             (Stage::Done, SendStatus::Open) => Phase::Open,

@@ -13,7 +13,7 @@
 
 use core::fmt;
 
-use crate::close::{ClosePayloadError, CloseCode};
+use crate::close::{CloseCode, ClosePayloadError};
 use crate::frame::{FrameError, OpCode};
 
 /// Why a connection ended other than by a clean closing handshake.
@@ -271,7 +271,9 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Rejected { status } => write!(f, "server answered with status {status}"),
             HandshakeError::InvalidAccept => f.write_str("missing or wrong Sec-WebSocket-Accept"),
             HandshakeError::UnofferedProtocol(p) => write!(f, "server chose subprotocol {p:?}, which was not offered"),
-            HandshakeError::UnofferedExtension(e) => write!(f, "server accepted extension {e:?}, which was not offered"),
+            HandshakeError::UnofferedExtension(e) => {
+                write!(f, "server accepted extension {e:?}, which was not offered")
+            }
             HandshakeError::Eof => f.write_str("transport closed during the opening handshake"),
         }
     }

@@ -167,13 +167,7 @@ impl FrameHeader {
         } else {
             None
         };
-        let header = FrameHeader {
-            fin: b0 & 0x80 != 0,
-            rsv: (b0 >> 4) & 0x07,
-            opcode,
-            mask,
-            payload_len,
-        };
+        let header = FrameHeader { fin: b0 & 0x80 != 0, rsv: (b0 >> 4) & 0x07, opcode, mask, payload_len };
         Ok(Some((header, pos)))
     }
 
@@ -234,13 +228,7 @@ mod tests {
     use super::*;
 
     fn header(opcode: OpCode, len: u64, mask: Option<[u8; 4]>) -> FrameHeader {
-        FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode,
-            mask,
-            payload_len: len,
-        }
+        FrameHeader { fin: true, rsv: 0, opcode, mask, payload_len: len }
     }
 
     /// RFC 6455 §5.7 examples: 256 bytes and 64 KiB binary frames use the

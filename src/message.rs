@@ -58,13 +58,8 @@ impl PreparedMessage {
     }
 
     fn new(kind: MessageKind, payload: &[u8]) -> Self {
-        let header = FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode: kind.opcode(),
-            mask: None,
-            payload_len: payload.len() as u64,
-        };
+        let header =
+            FrameHeader { fin: true, rsv: 0, opcode: kind.opcode(), mask: None, payload_len: payload.len() as u64 };
         let mut frame = Vec::with_capacity(header.encoded_len() + payload.len());
         header.write_to(&mut frame);
         let header_len = frame.len();

@@ -118,7 +118,8 @@ impl Receiver {
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
-        } else if self.pos > 0 && (self.pos >= self.buf.len() / 2 || self.buf.capacity() - self.buf.len() < data.len()) {
+        } else if self.pos > 0 && (self.pos >= self.buf.len() / 2 || self.buf.capacity() - self.buf.len() < data.len())
+        {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
@@ -188,10 +189,7 @@ impl Receiver {
                     return Ok(None);
                 }
                 let range = self.take_ready(&mut frame);
-                return Ok(Some(Incoming::Control {
-                    opcode: frame.opcode,
-                    range,
-                }));
+                return Ok(Some(Incoming::Control { opcode: frame.opcode, range }));
             }
             let Some(message) = self.message else {
                 // begin_frame always starts a message for a data frame.
@@ -223,10 +221,7 @@ impl Receiver {
                 }
                 let range = self.take_ready(&mut frame);
                 self.end_message()?;
-                return Ok(Some(Incoming::Message {
-                    kind,
-                    payload: Payload::Input(range),
-                }));
+                return Ok(Some(Incoming::Message { kind, payload: Payload::Input(range) }));
             }
             let range = self.take_ready(&mut frame);
             self.assembled.extend_from_slice(&self.buf[range]);
@@ -237,10 +232,7 @@ impl Receiver {
             if fin {
                 self.end_message()?;
                 self.assembled_taken = true;
-                return Ok(Some(Incoming::Message {
-                    kind,
-                    payload: Payload::Assembled,
-                }));
+                return Ok(Some(Incoming::Message { kind, payload: Payload::Assembled }));
             }
         }
     }
@@ -271,10 +263,7 @@ impl Receiver {
                 return Err(ProtocolError::FragmentedControl(h.opcode));
             }
             if h.payload_len > MAX_CONTROL_PAYLOAD as u64 {
-                return Err(ProtocolError::ControlTooLong {
-                    opcode: h.opcode,
-                    len: h.payload_len,
-                });
+                return Err(ProtocolError::ControlTooLong { opcode: h.opcode, len: h.payload_len });
             }
             return Ok(frame);
         }
@@ -292,16 +281,10 @@ impl Receiver {
         let len = message.len.saturating_add(h.payload_len);
         if !limits.streaming {
             if h.payload_len > limits.max_frame as u64 {
-                return Err(ProtocolError::FrameTooLarge {
-                    len: h.payload_len,
-                    limit: limits.max_frame,
-                });
+                return Err(ProtocolError::FrameTooLarge { len: h.payload_len, limit: limits.max_frame });
             }
             if len > limits.max_message as u64 {
-                return Err(ProtocolError::MessageTooLarge {
-                    len,
-                    limit: limits.max_message,
-                });
+                return Err(ProtocolError::MessageTooLarge { len, limit: limits.max_message });
             }
         }
         frame.text = message.kind == MessageKind::Text;
@@ -323,9 +306,7 @@ impl Receiver {
         // delivery; anything else is checked as it arrives, to fail fast.
         let whole = frame.in_place && frame.ready == 0 && available as u64 == frame.remaining;
         if frame.text && !whole {
-            self.utf8.feed(new).map_err(|e| ProtocolError::InvalidUtf8 {
-                valid_up_to: e.valid_up_to,
-            })?;
+            self.utf8.feed(new).map_err(|e| ProtocolError::InvalidUtf8 { valid_up_to: e.valid_up_to })?;
         }
         frame.ready = available;
         Ok(())
@@ -343,14 +324,8 @@ impl Receiver {
 
     /// The final frame of a message is complete.
     fn end_message(&mut self) -> Result<(), ProtocolError> {
-        if let Some(Message {
-            kind: MessageKind::Text,
-            ..
-        }) = self.message.take()
-        {
-            self.utf8.finish().map_err(|e| ProtocolError::InvalidUtf8 {
-                valid_up_to: e.valid_up_to,
-            })?;
+        if let Some(Message { kind: MessageKind::Text, .. }) = self.message.take() {
+            self.utf8.finish().map_err(|e| ProtocolError::InvalidUtf8 { valid_up_to: e.valid_up_to })?;
         }
         Ok(())
     }

@@ -119,13 +119,7 @@ impl SendSide {
             m.fill(&mut key);
             key
         });
-        let header = FrameHeader {
-            fin,
-            rsv: 0,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
+        let header = FrameHeader { fin, rsv: 0, opcode, mask, payload_len: payload.len() as u64 };
         self.out.reserve(header.encoded_len() + payload.len());
         header.write_to(&mut self.out);
         let start = self.out.len();
@@ -164,14 +158,16 @@ impl SendSide {
         self.write_frame(OpCode::Close, true, &payload[..len]);
     }
 
-    /// Answers a Ping. A previous automatic Pong that is still wholly
-    /// unsent and last in the buffer is replaced (RFC 6455 §5.5.3 allows
-    /// answering only the latest Ping), so a Ping flood cannot grow the
-    /// output while the caller is not writing.
-    pub(crate) fn write_auto_pong(&mut self, payload: &[u8]) {
+    /// Answers a Ping. Once more than `backlog` bytes wait to be written, a
+    /// previous automatic Pong that is still wholly unsent and last in the
+    /// buffer is replaced (RFC 6455 §5.5.3 allows answering only the latest
+    /// Ping), so a Ping flood cannot grow the output while the caller is not
+    /// writing.
+    pub(crate) fn write_auto_pong(&mut self, payload: &[u8], backlog: usize) {
         if let Some(r) = self.auto_pong.take()
             && r.end == self.out.len()
             && r.start >= self.taken
+            && self.out.len() - self.taken > backlog
         {
             self.out.truncate(r.start);
         }

@@ -133,9 +133,11 @@ mod tests {
 
     #[test]
     fn heartbeat_waits_for_idleness_then_pings_then_times_out() {
-        let mut config = Config::default();
-        config.ping_interval = Some(Duration::from_secs(10));
-        config.pong_timeout = Duration::from_secs(5);
+        let config = Config {
+            ping_interval: Some(Duration::from_secs(10)),
+            pong_timeout: Duration::from_secs(5),
+            ..Config::default()
+        };
         let t0 = Instant::now();
         let mut t = Timers::default();
         assert_eq!(t.deadline(Phase::Open, &config), None, "no time given yet");

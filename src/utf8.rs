@@ -53,11 +53,7 @@ pub struct Utf8Validator {
 impl Utf8Validator {
     /// A validator at the start of a message.
     pub const fn new() -> Self {
-        Utf8Validator {
-            pending: [0; 4],
-            pending_len: 0,
-            validated: 0,
-        }
+        Utf8Validator { pending: [0; 4], pending_len: 0, validated: 0 }
     }
 
     /// Forgets everything fed so far, to start a new message.
@@ -92,9 +88,7 @@ impl Utf8Validator {
                     return Ok(());
                 }
                 Err(_) => {
-                    return Err(Utf8Error {
-                        valid_up_to: self.validated,
-                    });
+                    return Err(Utf8Error { valid_up_to: self.validated });
                 }
             }
         }
@@ -106,9 +100,7 @@ impl Utf8Validator {
             Err(e) => {
                 let good = e.valid_up_to();
                 if e.error_len().is_some() {
-                    return Err(Utf8Error {
-                        valid_up_to: self.validated + good as u64,
-                    });
+                    return Err(Utf8Error { valid_up_to: self.validated + good as u64 });
                 }
                 let tail = &input[good..];
                 self.pending[..tail.len()].copy_from_slice(tail);
@@ -121,13 +113,7 @@ impl Utf8Validator {
 
     /// Ends the message: fails if it stops inside a code point.
     pub fn finish(&mut self) -> Result<(), Utf8Error> {
-        if self.pending_len == 0 {
-            Ok(())
-        } else {
-            Err(Utf8Error {
-                valid_up_to: self.validated,
-            })
-        }
+        if self.pending_len == 0 { Ok(()) } else { Err(Utf8Error { valid_up_to: self.validated }) }
     }
 }
 

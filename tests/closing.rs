@@ -7,13 +7,7 @@ use wsmachine::close::ClosePayloadError;
 use wsmachine::{CloseCode, Config, Error, Initiator, ProtocolError, SendError, State};
 
 fn clean(code: u16, reason: &str, initiator: Initiator) -> Ev {
-    Ev::Closed {
-        code: CloseCode(code),
-        reason: reason.into(),
-        clean: true,
-        initiator,
-        error: None,
-    }
+    Ev::Closed { code: CloseCode(code), reason: reason.into(), clean: true, initiator, error: None }
 }
 
 /// §7.1.2: the client closes; the server echoes the code and closes the
@@ -129,10 +123,7 @@ fn rfc6455_7_4_invalid_close_payloads() {
 fn rfc6455_7_4_close_arguments_are_validated() {
     let (mut client, _) = pair();
     for bad in [999, 1004, 1005, 1006, 1012, 1015, 2999, 5000] {
-        assert_eq!(
-            client.close(CloseCode(bad), ""),
-            Err(SendError::InvalidClose(ClosePayloadError::InvalidCode(bad)))
-        );
+        assert_eq!(client.close(CloseCode(bad), ""), Err(SendError::InvalidClose(ClosePayloadError::InvalidCode(bad))));
     }
     assert_eq!(
         client.close(CloseCode::NORMAL, &"r".repeat(124)),

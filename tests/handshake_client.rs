@@ -9,20 +9,20 @@ use wsmachine::{ClientRequest, Config, Connection, Error, Event, HandshakeError,
 fn client(req: ClientRequest) -> (Connection, String) {
     let mut c = Connection::client_with_random(req, Config::default(), seeded(1));
     let request = String::from_utf8(take_output(&mut c)).unwrap();
-    let key = request
-        .lines()
-        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-        .unwrap()
-        .to_owned();
+    let key = request.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap().to_owned();
     (c, accept_key(key.as_bytes()))
 }
 
 fn basic() -> (Connection, String) {
-    client(ClientRequest::new("ws://example.com/chat").unwrap().protocol("chat").unwrap().extension("x-foo; a=1").unwrap())
+    client(
+        ClientRequest::new("ws://example.com/chat").unwrap().protocol("chat").unwrap().extension("x-foo; a=1").unwrap(),
+    )
 }
 
 fn response(accept: &str, extra: &str) -> String {
-    format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{extra}\r\n")
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{extra}\r\n"
+    )
 }
 
 fn handshake_error(c: &mut Connection) -> HandshakeError {
@@ -39,7 +39,12 @@ fn rfc6455_4_1_request_and_random_key() {
     let mut a = Connection::client(req.clone(), Config::default()).unwrap();
     let mut b = Connection::client(req, Config::default()).unwrap();
     let (ra, rb) = (String::from_utf8(take_output(&mut a)).unwrap(), String::from_utf8(take_output(&mut b)).unwrap());
-    assert!(ra.starts_with("GET /a?b=c HTTP/1.1\r\nHost: example.com:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"), "{ra}");
+    assert!(
+        ra.starts_with(
+            "GET /a?b=c HTTP/1.1\r\nHost: example.com:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        ),
+        "{ra}"
+    );
     assert!(ra.contains("Sec-WebSocket-Version: 13\r\nOrigin: http://x\r\n\r\n"));
     let key = |r: &str| r.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap().to_owned();
     assert_ne!(key(&ra), key(&rb), "keys are random per connection");

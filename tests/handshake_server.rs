@@ -30,10 +30,7 @@ fn assert_refused(request: &str, status: u16, error: HandshakeError) -> String {
 }
 
 fn without(header: &str) -> String {
-    GOOD.lines()
-        .filter(|l| !l.starts_with(header))
-        .map(|l| format!("{l}\r\n"))
-        .collect()
+    GOOD.lines().filter(|l| !l.starts_with(header)).map(|l| format!("{l}\r\n")).collect()
 }
 
 fn replace(header: &str, value: &str) -> String {
@@ -70,9 +67,7 @@ fn rfc6455_4_2_2_accept_response() {
     let mut server = Connection::server(Config::default());
     server.receive(GOOD.as_bytes());
     events(&mut server);
-    server
-        .accept(Accept::new().protocol("superchat").header("Set-Cookie", "id=1"))
-        .unwrap();
+    server.accept(Accept::new().protocol("superchat").header("Set-Cookie", "id=1")).unwrap();
     let out = String::from_utf8(take_output(&mut server)).unwrap();
     assert_eq!(
         out,
@@ -91,18 +86,12 @@ fn rfc6455_4_2_2_protocol_must_be_offered_and_headers_valid() {
     let mut server = Connection::server(Config::default());
     server.receive(GOOD.as_bytes());
     events(&mut server);
-    assert_eq!(
-        server.accept(Accept::new().protocol("other")),
-        Err(DecisionError::ProtocolNotOffered("other".into()))
-    );
+    assert_eq!(server.accept(Accept::new().protocol("other")), Err(DecisionError::ProtocolNotOffered("other".into())));
     assert!(matches!(
         server.accept(Accept::new().header("Sec-WebSocket-Accept", "x")),
         Err(DecisionError::InvalidHeader(_))
     ));
-    assert!(matches!(
-        server.accept(Accept::new().header("X", "a\r\nb")),
-        Err(DecisionError::InvalidHeader(_))
-    ));
+    assert!(matches!(server.accept(Accept::new().header("X", "a\r\nb")), Err(DecisionError::InvalidHeader(_))));
     assert!(server.pending_output().is_empty(), "failed decisions write nothing");
     server.accept(Accept::new()).unwrap();
 }
@@ -113,14 +102,9 @@ fn reject_with_any_status_headers_and_body() {
     server.receive(GOOD.as_bytes());
     events(&mut server);
     assert_eq!(server.reject(Reject::status(101)), Err(DecisionError::InvalidStatus(101)));
-    server
-        .reject(Reject::status(403).header("X-Why", "origin").body("no"))
-        .unwrap();
+    server.reject(Reject::status(403).header("X-Why", "origin").body("no")).unwrap();
     let out = String::from_utf8(take_output(&mut server)).unwrap();
-    assert_eq!(
-        out,
-        "HTTP/1.1 403 Forbidden\r\nX-Why: origin\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno"
-    );
+    assert_eq!(out, "HTTP/1.1 403 Forbidden\r\nX-Why: origin\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno");
     assert!(matches!(events(&mut server).as_slice(), [Ev::Closed { error: None, clean: false, .. }]));
     assert!(server.should_close_transport());
     assert_eq!(server.send_text("x"), Err(wsmachine::SendError::Closed(wsmachine::Initiator::Local)));
@@ -227,7 +211,10 @@ fn head_size_and_header_count_limits_431() {
     config.max_headers = 4;
     let (response, evs) = respond(GOOD, config);
     assert!(response.starts_with("HTTP/1.1 431 "), "{response}");
-    assert!(matches!(&evs[0], Ev::Closed { error: Some(wsmachine::Error::Handshake(HandshakeError::TooManyHeaders { limit: 4 })), .. }));
+    assert!(matches!(
+        &evs[0],
+        Ev::Closed { error: Some(wsmachine::Error::Handshake(HandshakeError::TooManyHeaders { limit: 4 })), .. }
+    ));
 }
 
 #[test]
@@ -235,8 +222,25 @@ fn eof_during_handshake_closes_without_response() {
     let mut server = Connection::server(Config::default());
     server.receive(&GOOD.as_bytes()[..20]);
     server.receive_eof();
-    assert!(matches!(events(&mut server).as_slice(), [Ev::Closed { error: Some(wsmachine::Error::Handshake(HandshakeError::Eof)), .. }]));
+    assert!(matches!(
+        events(&mut server).as_slice(),
+        [Ev::Closed { error: Some(wsmachine::Error::Handshake(HandshakeError::Eof)), .. }]
+    ));
     assert!(server.pending_output().is_empty());
+    assert!(server.should_close_transport());
+}
+
+#[test]
+fn eof_while_awaiting_the_decision_closes() {
+    let mut server = Connection::server(Config::default());
+    server.receive(GOOD.as_bytes());
+    assert_eq!(events(&mut server).len(), 1);
+    server.receive_eof();
+    assert!(matches!(
+        events(&mut server).as_slice(),
+        [Ev::Closed { error: Some(wsmachine::Error::Handshake(HandshakeError::Eof)), .. }]
+    ));
+    assert_eq!(server.accept(Accept::new()), Err(DecisionError::NoRequest));
     assert!(server.should_close_transport());
 }
 
@@ -253,7 +257,10 @@ fn handshake_timeout_408_when_request_incomplete() {
     server.handle_timeout(t0 + Duration::from_secs(4));
     assert!(events(&mut server).is_empty());
     server.handle_timeout(t0 + Duration::from_secs(5));
-    assert!(matches!(events(&mut server).as_slice(), [Ev::Closed { error: Some(wsmachine::Error::HandshakeTimeout), .. }]));
+    assert!(matches!(
+        events(&mut server).as_slice(),
+        [Ev::Closed { error: Some(wsmachine::Error::HandshakeTimeout), .. }]
+    ));
     assert!(String::from_utf8(take_output(&mut server)).unwrap().starts_with("HTTP/1.1 408 "));
     assert_eq!(server.poll_timeout(), None);
 }
@@ -268,7 +275,10 @@ fn handshake_timeout_covers_the_applications_decision() {
     server.receive(GOOD.as_bytes());
     assert_eq!(events(&mut server).len(), 1);
     server.handle_timeout(t0 + Duration::from_secs(6));
-    assert!(matches!(events(&mut server).as_slice(), [Ev::Closed { error: Some(wsmachine::Error::HandshakeTimeout), .. }]));
+    assert!(matches!(
+        events(&mut server).as_slice(),
+        [Ev::Closed { error: Some(wsmachine::Error::HandshakeTimeout), .. }]
+    ));
     assert!(server.pending_output().is_empty(), "no response once a decision was pending");
     assert_eq!(server.accept(Accept::new()), Err(DecisionError::NoRequest));
 }

@@ -31,25 +31,49 @@ fn auto_pong_can_be_turned_off() {
     assert_eq!(decode_all(server.pending_output())[0].opcode, OpCode::Pong);
 }
 
-/// §5.5.3: only the latest Ping needs a Pong, so a Ping flood that is never
-/// drained does not grow the output.
+/// Autobahn 2.10: ten Pings arriving together get ten Pongs, in order.
+#[test]
+fn rfc6455_5_5_2_every_ping_is_answered() {
+    let mut server = open_server(Config::default());
+    let bytes: Vec<u8> = (0..10).flat_map(|i| client_frame(0x89, format!("payload-{i}").as_bytes())).collect();
+    server.receive(&bytes);
+    assert_eq!(events(&mut server).len(), 10);
+    let payloads: Vec<_> = decode_all(server.pending_output()).into_iter().map(|f| f.payload).collect();
+    let expected: Vec<_> = (0..10).map(|i| format!("payload-{i}").into_bytes()).collect();
+    assert_eq!(payloads, expected);
+}
+
+/// §5.5.3: only the latest Ping needs a Pong, so once the unwritten output
+/// passes the backlog limit a Ping flood no longer grows it.
 #[test]
 fn rfc6455_5_5_3_ping_flood_keeps_output_bounded() {
     let mut server = open_server(Config::default());
-    for i in 0..10_000u32 {
+    let backlog = server.config().auto_pong_backlog;
+    for i in 0..100_000u32 {
         server.receive(&client_frame(0x89, &i.to_be_bytes()));
         assert_eq!(events(&mut server).len(), 1);
+        assert!(server.buffered_amount() <= backlog + 16);
     }
     let out = decode_all(server.pending_output());
-    assert_eq!(out.len(), 1);
-    assert_eq!(out[0].payload, 9_999u32.to_be_bytes());
+    assert_eq!(out.last().unwrap().payload, 99_999u32.to_be_bytes(), "the latest Ping is answered");
+    let mut config = Config::default();
+    config.auto_pong_backlog = 0;
+    let mut server = open_server(config);
+    for i in 0..3u32 {
+        server.receive(&client_frame(0x89, &i.to_be_bytes()));
+        events(&mut server);
+    }
+    assert_eq!(decode_all(server.pending_output()).len(), 1, "backlog 0: only the latest Pong");
 }
 
 /// A Pong the user sends is never replaced by (or replaces) an automatic one,
 /// and an automatic Pong already partly written is never cut.
 #[test]
 fn user_pong_and_partly_written_pong_are_kept() {
-    let mut server = open_server(Config::default());
+    // Backlog 0: coalescing would apply to every automatic Pong.
+    let mut config = Config::default();
+    config.auto_pong_backlog = 0;
+    let mut server = open_server(config.clone());
     server.receive(&client_frame(0x89, b"a"));
     events(&mut server);
     server.pong(b"mine").unwrap();
@@ -58,7 +82,7 @@ fn user_pong_and_partly_written_pong_are_kept() {
     let payloads: Vec<_> = decode_all(server.pending_output()).into_iter().map(|f| f.payload).collect();
     assert_eq!(payloads, [b"a".to_vec(), b"mine".to_vec(), b"b".to_vec()]);
 
-    let mut server = open_server(Config::default());
+    let mut server = open_server(config);
     server.receive(&client_frame(0x89, b"first"));
     events(&mut server);
     let mut written = server.pending_output()[..2].to_vec();

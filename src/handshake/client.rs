@@ -97,16 +97,8 @@ impl ClientRequest {
             },
         };
         let bracketed = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
-        let host_header = if port == default_port {
-            bracketed
-        } else {
-            format!("{bracketed}:{port}")
-        };
-        let target = if target.starts_with('/') {
-            target.to_owned()
-        } else {
-            format!("/{target}")
-        };
+        let host_header = if port == default_port { bracketed } else { format!("{bracketed}:{port}") };
+        let target = if target.starts_with('/') { target.to_owned() } else { format!("/{target}") };
         Ok(ClientRequest {
             secure,
             host: host.to_owned(),
@@ -275,10 +267,7 @@ pub fn check_response(
         _ => return Err(HandshakeError::InvalidAccept),
     }
     for ext in h.tokens("sec-websocket-extensions").map(ExtensionOffer::new) {
-        let offered = request
-            .extensions
-            .iter()
-            .any(|o| ExtensionOffer::new(o).name().eq_ignore_ascii_case(ext.name()));
+        let offered = request.extensions.iter().any(|o| ExtensionOffer::new(o).name().eq_ignore_ascii_case(ext.name()));
         if !offered {
             return Err(HandshakeError::UnofferedExtension(ext.as_str().to_owned()));
         }

@@ -201,16 +201,12 @@ impl<'a> Headers<'a> {
 
     /// Every value of the header `name`, in order.
     pub fn get_all(self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// The first value of the header `name`, if present and valid UTF-8.
     pub fn get(self, name: &str) -> Option<&'a str> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| core::str::from_utf8(v).ok())
+        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| core::str::from_utf8(v).ok())
     }
 
     /// The number of fields named `name`.
@@ -267,10 +263,7 @@ impl<'a> ExtensionOffer<'a> {
 
 /// Whether `s` is an HTTP token (RFC 7230 §3.2.6): header names, subprotocols.
 pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Whether `v` can be a header value: no control characters except tab.

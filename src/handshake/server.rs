@@ -2,7 +2,7 @@
 //!
 //! The connection parses the request and checks the rules every WebSocket
 //! request must follow ([`check_request`]). A request that breaks them is
-//! answered by the connection itself ([`error_response`]): `400 Bad Request`
+//! answered by the connection itself ([`write_error_response`]): `400 Bad Request`
 //! for a malformed request or a missing or invalid header, `405` for a method
 //! other than GET, `426 Upgrade Required` with `Sec-WebSocket-Version: 13`
 //! for another protocol version, `431` for a head over the size or
@@ -227,11 +227,7 @@ pub struct Reject {
 impl Reject {
     /// Reject with this status code and an empty body.
     pub fn status(status: u16) -> Self {
-        Reject {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        Reject { status, headers: Vec::new(), body: Vec::new() }
     }
 
     /// Add a header (`Content-Length` and `Connection: close` are added for you).

@@ -2,9 +2,7 @@
 #![allow(dead_code)]
 
 use wsmachine::random::SeededRandom;
-use wsmachine::{
-    Accept, ClientRequest, CloseCode, Config, Connection, Error, Event, Initiator, MessageKind, Role,
-};
+use wsmachine::{Accept, ClientRequest, CloseCode, Config, Connection, Error, Event, Initiator, MessageKind, Role};
 
 /// An owned copy of an [`Event`], to compare in tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,13 +15,7 @@ pub enum Ev {
     Fragment(MessageKind, Vec<u8>, bool),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
-    Closed {
-        code: CloseCode,
-        reason: String,
-        clean: bool,
-        initiator: Initiator,
-        error: Option<Error>,
-    },
+    Closed { code: CloseCode, reason: String, clean: bool, initiator: Initiator, error: Option<Error> },
 }
 
 impl From<Event<'_>> for Ev {
@@ -168,13 +160,7 @@ pub fn decode_all(mut bytes: &[u8]) -> Vec<Decoded> {
         if let Some(k) = h.mask {
             wsmachine::mask::apply_mask(&mut payload, k, 0);
         }
-        out.push(Decoded {
-            fin: h.fin,
-            rsv: h.rsv,
-            opcode: h.opcode,
-            mask: h.mask,
-            payload,
-        });
+        out.push(Decoded { fin: h.fin, rsv: h.rsv, opcode: h.opcode, mask: h.mask, payload });
         bytes = &bytes[n + len..];
     }
     out

@@ -1,0 +1,57 @@
+"""Interop with an independent implementation: Python's `websockets` library.
+
+    python3 tests/interop/python_peer.py client ws://127.0.0.1:9001/
+        talks to our echo_server: text, binary, a 1 MiB message, a ping, and a
+        clean close; exits non-zero on any mismatch.
+    python3 tests/interop/python_peer.py server 127.0.0.1 9002
+        an echo server for our echo_client; serves until killed.
+
+permessage-deflate is turned off: it is not implemented yet, and the
+`websockets` library offers it by default.
+"""
+
+import asyncio
+import os
+import sys
+
+import websockets
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+
+
+async def client(url):
+    async with connect(url, compression=None, max_size=None) as ws:
+        for msg in ["hello", "κόσμε 😀", b"\x00\x01\xff", os.urandom(1 << 20), "x" * 70000, b""]:
+            await ws.send(msg)
+            echo = await asyncio.wait_for(ws.recv(), 10)
+            if echo != msg or type(echo) is not type(msg):
+                raise SystemExit(f"echo mismatch for a {type(msg).__name__} of {len(msg)}")
+        latency = await asyncio.wait_for(await ws.ping(b"payload"), 10)
+        print(f"ping answered in {latency * 1000:.2f} ms")
+        # A fragmented message, sent as a stream of fragments.
+        await ws.send(["frag", "mented", " ✓"])
+        echo = await asyncio.wait_for(ws.recv(), 10)
+        if echo != "fragmented ✓":
+            raise SystemExit(f"fragmented echo mismatch: {echo!r}")
+        await ws.close(code=1000, reason="bye")
+        if ws.close_code != 1000:
+            raise SystemExit(f"close code {ws.close_code}")
+    print("python client: all echoes matched, closed cleanly")
+
+
+async def echo(ws):
+    async for message in ws:
+        await ws.send(message)
+
+
+async def server(host, port):
+    async with serve(echo, host, int(port), compression=None, max_size=None):
+        print(f"python echo server on ws://{host}:{port}/", flush=True)
+        await asyncio.Future()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "client":
+        asyncio.run(asyncio.wait_for(client(sys.argv[2]), 60))
+    else:
+        asyncio.run(server(sys.argv[2], sys.argv[3]))

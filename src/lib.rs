@@ -101,3 +101,8 @@ pub use handshake::server::{Accept, Reject, Request};
 pub use message::{MessageKind, PreparedMessage};
 pub use random::RandomSource;
 pub use send::Sender;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,314 @@
+//! Drive many [`Connection`]s over non-blocking [mio](https://docs.rs/mio)
+//! TCP streams on one thread (cargo feature `mio`).
+//!
+//! This file is the whole adapter and is meant to be read: it is the loop
+//! any runtime needs, written out once.
+//!
+//! - **Readiness is edge-triggered**, so on every READABLE event the stream
+//!   is read until `WouldBlock`, and every chunk goes to
+//!   [`Connection::receive`] followed by your [`Handler`], which polls the
+//!   events (so the receive buffer never holds more than one read).
+//! - **Output is written once per wakeup**: everything the connection queued
+//!   (echoes, Pongs, Close replies) leaves in as few `write` calls as the
+//!   socket accepts. What the socket does not take waits for WRITABLE.
+//! - **Backpressure** (opt-in, [`Driver::set_max_buffered`]): while a
+//!   connection's unwritten output exceeds the limit, the driver stops
+//!   reading from it, so a peer that sends but does not read (to an echo, a
+//!   relay) cannot grow our memory. Use it on the side whose output is driven
+//!   by its input. Never on both ends of one connection: two peers that each
+//!   queued more than the limit and each stopped reading would wait for each
+//!   other forever. Without it, the application watches
+//!   [`Connection::buffered_amount`] itself.
+//! - **Time**: the poll timeout is the earliest [`Connection::poll_timeout`];
+//!   every connection whose deadline passed gets [`Connection::handle_timeout`].
+//! - **Closing**: when [`Connection::should_close_transport`] says so, the
+//!   driver shuts down the write side and reads until the peer's EOF (at most
+//!   two seconds) before dropping the socket. Dropping a socket with unread
+//!   input would send a reset, which can destroy our Close frame in flight.
+//!
+//! ```no_run
+//! use wsmachine::adapters::mio::{Driver, Handler, Token};
+//! use wsmachine::{Accept, Config, Connection, Event};
+//!
+//! struct Echo;
+//! impl Handler for Echo {
+//!     fn handle(&mut self, _id: Token, ws: &mut Connection) {
+//!         while let Some((event, mut tx)) = ws.poll_event_with_sender() {
+//!             let accept = match event {
+//!                 Event::Request(_) => true,
+//!                 Event::Text(t) => { let _ = tx.send_text(t); false }
+//!                 Event::Binary(b) => { let _ = tx.send_binary(b); false }
+//!                 _ => false,
+//!             };
+//!             if accept {
+//!                 let _ = ws.accept(Accept::new());
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let mut driver = Driver::new(Echo)?;
+//! driver.listen(mio::net::TcpListener::bind("127.0.0.1:9001".parse()?)?, Config::default())?;
+//! loop {
+//!     driver.turn(None)?;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::{Duration, Instant};
+
+use ::mio::net::{TcpListener, TcpStream};
+use ::mio::{Events, Interest, Poll};
+
+pub use ::mio::Token;
+
+use crate::{Config, Connection};
+
+/// How long a closed connection waits for the peer's EOF before the socket is dropped.
+const LINGER: Duration = Duration::from_secs(2);
+const LISTENER: Token = Token(usize::MAX);
+
+/// The application's side of the driver.
+pub trait Handler {
+    /// `ws` may have new events: bytes arrived or a timer ran. Poll its
+    /// events until `None` and react (accept or reject a request, send).
+    fn handle(&mut self, id: Token, ws: &mut Connection);
+
+    /// The transport of `id` was closed and the connection is dropped.
+    fn closed(&mut self, id: Token, ws: &Connection) {
+        let _ = (id, ws);
+    }
+}
+
+struct Entry {
+    stream: TcpStream,
+    ws: Connection,
+    /// The peer's EOF (or a read error) was seen.
+    eof: bool,
+    /// The write side was shut down at this time; waiting for the peer's EOF.
+    lingering: Option<Instant>,
+}
+
+/// One thread's event loop over many connections.
+pub struct Driver<H> {
+    poll: Poll,
+    events: Events,
+    listener: Option<(TcpListener, Config)>,
+    conns: HashMap<Token, Entry>,
+    next_token: usize,
+    buf: Box<[u8]>,
+    max_buffered: Option<usize>,
+    handler: H,
+}
+
+impl<H: Handler> Driver<H> {
+    /// A driver with no connections.
+    pub fn new(handler: H) -> io::Result<Self> {
+        Ok(Driver {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            listener: None,
+            conns: HashMap::new(),
+            next_token: 0,
+            buf: vec![0; 64 << 10].into_boxed_slice(),
+            max_buffered: None,
+            handler,
+        })
+    }
+
+    /// Accept TCP connections on `listener`; each becomes a server [`Connection`] with `config`.
+    pub fn listen(&mut self, mut listener: TcpListener, config: Config) -> io::Result<()> {
+        self.poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        self.listener = Some((listener, config));
+        Ok(())
+    }
+
+    /// Connects to `addr` and drives `ws` (normally a client) over the stream.
+    pub fn connect(&mut self, addr: SocketAddr, ws: Connection) -> io::Result<Token> {
+        let stream = TcpStream::connect(addr)?;
+        self.add(stream, ws)
+    }
+
+    /// Drives `ws` over an already connected (or connecting) stream.
+    pub fn add(&mut self, mut stream: TcpStream, mut ws: Connection) -> io::Result<Token> {
+        let id = Token(self.next_token);
+        self.next_token = (self.next_token + 1) % (usize::MAX - 1);
+        self.poll.registry().register(&mut stream, id, Interest::READABLE | Interest::WRITABLE)?;
+        let _ = stream.set_nodelay(true);
+        ws.handle_timeout(Instant::now()); // start the connection's clock
+        self.conns.insert(id, Entry { stream, ws, eof: false, lingering: None });
+        self.service(id);
+        Ok(id)
+    }
+
+    /// Stop reading from a connection while more than `bytes` of its output
+    /// are unwritten (`None`: always read). Default: `None`. See the module
+    /// docs for when this is safe.
+    pub fn set_max_buffered(&mut self, bytes: Option<usize>) {
+        self.max_buffered = bytes;
+    }
+
+    /// The handler.
+    pub fn handler(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// A connection, to send on it from outside the handler (then call
+    /// [`flush`](Self::flush)).
+    pub fn connection(&mut self, id: Token) -> Option<&mut Connection> {
+        self.conns.get_mut(&id).map(|e| &mut e.ws)
+    }
+
+    /// Writes what a connection has pending (after sending from outside the handler).
+    pub fn flush(&mut self, id: Token) {
+        self.service(id);
+    }
+
+    /// The number of open transports.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether there are no open transports.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Waits for readiness or the next timer (at most `max_wait`), then
+    /// services every connection that is ready or due.
+    pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
+        let now = Instant::now();
+        let deadline = self.conns.values().filter_map(Self::deadline).min();
+        let mut wait = deadline.map(|d| d.saturating_duration_since(now));
+        if let Some(max) = max_wait {
+            wait = Some(wait.map_or(max, |w| w.min(max)));
+        }
+        match self.poll.poll(&mut self.events, wait) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
+            other => other?,
+        }
+        let mut ready: Vec<Token> = self.events.iter().map(|e| e.token()).collect();
+        if ready.contains(&LISTENER) {
+            self.accept_all()?;
+        }
+        let now = Instant::now();
+        ready.extend(self.conns.iter().filter(|(_, e)| Self::deadline(e).is_some_and(|d| d <= now)).map(|(t, _)| *t));
+        ready.sort_unstable();
+        ready.dedup();
+        for id in ready.into_iter().filter(|&t| t != LISTENER) {
+            self.service(id);
+        }
+        Ok(())
+    }
+
+    fn deadline(entry: &Entry) -> Option<Instant> {
+        match entry.lingering {
+            Some(since) => Some(since + LINGER),
+            None => entry.ws.poll_timeout(),
+        }
+    }
+
+    fn accept_all(&mut self) -> io::Result<()> {
+        loop {
+            let Some((listener, config)) = &self.listener else { return Ok(()) };
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let ws = Connection::server(config.clone());
+                    self.add(stream, ws)?;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // A connection that failed before we accepted it: skip it.
+                Err(e) if matches!(e.kind(), ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads, lets the handler react, runs timers, writes; closes when done.
+    fn service(&mut self, id: Token) {
+        let Some(entry) = self.conns.get_mut(&id) else { return };
+        loop {
+            let over_limit = |ws: &Connection| self.max_buffered.is_some_and(|max| ws.buffered_amount() > max);
+            let mut held_back = false;
+            while !entry.eof {
+                if over_limit(&entry.ws) {
+                    held_back = true;
+                    break;
+                }
+                match entry.stream.read(&mut self.buf) {
+                    Ok(0) => {
+                        entry.eof = true;
+                        entry.ws.receive_eof();
+                    }
+                    Ok(n) => {
+                        entry.ws.receive(&self.buf[..n]);
+                        self.handler.handle(id, &mut entry.ws);
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        entry.eof = true;
+                        entry.ws.receive_eof();
+                    }
+                }
+            }
+            entry.ws.handle_timeout(Instant::now());
+            self.handler.handle(id, &mut entry.ws);
+            let write_failed = Self::write_pending(entry);
+            if write_failed || entry.ws.should_close_transport() || entry.lingering.is_some() {
+                break;
+            }
+            // Reading stopped for backpressure and the output drained: read on,
+            // since edge-triggered readiness will not report the waiting input again.
+            if !held_back || over_limit(&entry.ws) {
+                return;
+            }
+        }
+        self.close_or_linger(id);
+    }
+
+    /// Writes pending output until the socket would block. Returns whether
+    /// the transport failed.
+    fn write_pending(entry: &mut Entry) -> bool {
+        while !entry.ws.pending_output().is_empty() {
+            match entry.stream.write(entry.ws.pending_output()) {
+                Ok(0) => return true,
+                Ok(n) => entry.ws.advance_output(n),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::NotConnected) => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+        }
+        false
+    }
+
+    /// The connection is over (or its transport broke): shut down the write
+    /// side and wait for the peer's EOF, or drop it when that came or the
+    /// linger time is up.
+    fn close_or_linger(&mut self, id: Token) {
+        let Some(entry) = self.conns.get_mut(&id) else { return };
+        let now = Instant::now();
+        match entry.lingering {
+            None if !entry.eof => {
+                let _ = entry.stream.shutdown(Shutdown::Write);
+                entry.lingering = Some(now);
+                return;
+            }
+            Some(since) if !entry.eof && now < since + LINGER => return,
+            _ => {}
+        }
+        if let Some(mut entry) = self.conns.remove(&id) {
+            let _ = self.poll.registry().deregister(&mut entry.stream);
+            if !entry.ws.should_close_transport() {
+                // The transport broke under an open connection.
+                entry.ws.receive_eof();
+                self.handler.handle(id, &mut entry.ws);
+            }
+            self.handler.closed(id, &entry.ws);
+        }
+    }
+}

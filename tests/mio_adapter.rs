@@ -1,0 +1,175 @@
+//! The mio adapter over real loopback sockets (cargo feature `mio`).
+#![cfg(feature = "mio")]
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wsmachine::adapters::mio::{Driver, Handler, Token};
+use wsmachine::{Accept, ClientRequest, CloseCode, Config, Connection, Event, State};
+
+struct Echo;
+
+impl Handler for Echo {
+    fn handle(&mut self, _id: Token, ws: &mut Connection) {
+        while let Some((event, mut tx)) = ws.poll_event_with_sender() {
+            let accept = match event {
+                Event::Request(_) => true,
+                Event::Text(t) => {
+                    let _ = tx.send_text(t);
+                    false
+                }
+                Event::Binary(b) => {
+                    let _ = tx.send_binary(b);
+                    false
+                }
+                _ => false,
+            };
+            if accept {
+                ws.accept(Accept::new()).unwrap();
+            }
+        }
+    }
+}
+
+/// An echo server on the adapter in a thread; stops when the guard drops.
+struct Server {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(max_buffered: Option<usize>) -> Server {
+        let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut driver = Driver::new(Echo).unwrap();
+            driver.set_max_buffered(max_buffered);
+            driver.listen(listener, Config::default()).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                driver.turn(Some(Duration::from_millis(20))).unwrap();
+            }
+        });
+        Server { addr, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Sends messages once open, collects the echoes, closes when all came back.
+struct Client {
+    to_send: Vec<Vec<u8>>,
+    echoed: Vec<Vec<u8>>,
+    closed_clean: Option<bool>,
+}
+
+impl Handler for Client {
+    fn handle(&mut self, _id: Token, ws: &mut Connection) {
+        while let Some(event) = ws.poll_event() {
+            match event {
+                Event::Open(_) => {}
+                Event::Binary(b) => self.echoed.push(b.to_vec()),
+                Event::Text(t) => self.echoed.push(t.as_bytes().to_vec()),
+                Event::Closed(c) => self.closed_clean = Some(c.clean),
+                _ => {}
+            }
+        }
+        if ws.state() == State::Open && !self.to_send.is_empty() {
+            for m in self.to_send.drain(..) {
+                ws.send_binary(&m).unwrap();
+            }
+        }
+        if ws.state() == State::Open && self.to_send.is_empty() && self.echoed.len() == 5 {
+            ws.close(CloseCode::NORMAL, "").unwrap();
+        }
+    }
+}
+
+#[test]
+fn echo_of_large_messages_with_backpressure() {
+    let server = Server::start(Some(64 << 10));
+    let messages: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 3 << 20]).collect();
+    let mut driver = Driver::new(Client { to_send: messages.clone(), echoed: Vec::new(), closed_clean: None }).unwrap();
+    let ws =
+        Connection::client(ClientRequest::new(&format!("ws://{}/", server.addr)).unwrap(), Config::default()).unwrap();
+    driver.connect(server.addr, ws).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !driver.is_empty() {
+        assert!(Instant::now() < deadline, "timed out");
+        driver.turn(Some(Duration::from_millis(50))).unwrap();
+    }
+    let client = driver.handler();
+    assert_eq!(client.echoed.len(), 5);
+    assert!(client.echoed == messages);
+    assert_eq!(client.closed_clean, Some(true));
+}
+
+/// The DESIGN's "pongs that never leave": an idle client's Ping is answered
+/// at once, without any other traffic to carry the Pong out.
+#[test]
+fn pong_leaves_without_other_traffic() {
+    let server = Server::start(None);
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut ws = Connection::client(ClientRequest::new("ws://localhost/").unwrap(), Config::default()).unwrap();
+    let mut buf = [0u8; 4096];
+    let mut pump = |ws: &mut Connection, stream: &mut std::net::TcpStream| {
+        stream.write_all(ws.pending_output()).unwrap();
+        let n = ws.pending_output().len();
+        ws.advance_output(n);
+        let n = stream.read(&mut buf).unwrap();
+        ws.receive(&buf[..n]);
+    };
+    pump(&mut ws, &mut stream);
+    assert!(matches!(ws.poll_event(), Some(Event::Open(_))));
+    ws.ping(b"still there?").unwrap();
+    let sent = Instant::now();
+    pump(&mut ws, &mut stream);
+    assert!(matches!(ws.poll_event(), Some(Event::Pong(b"still there?"))));
+    assert!(sent.elapsed() < Duration::from_secs(1));
+}
+
+/// With a limit, an echo server stops reading from a peer that never reads
+/// its echoes: the peer's writes block instead of our memory growing.
+#[test]
+fn peer_that_never_reads_is_held_back() {
+    let server = Server::start(Some(1 << 20));
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut ws = Connection::client(ClientRequest::new("ws://localhost/").unwrap(), Config::default()).unwrap();
+    stream.write_all(ws.pending_output()).unwrap();
+    let n = ws.pending_output().len();
+    ws.advance_output(n);
+    let mut buf = [0u8; 4096];
+    let n = stream.read(&mut buf).unwrap();
+    ws.receive(&buf[..n]);
+    assert!(matches!(ws.poll_event(), Some(Event::Open(_))));
+    stream.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+    let chunk = vec![7u8; 64 << 10];
+    let mut written = 0usize;
+    let limit = 256 << 20;
+    while written < limit {
+        ws.send_binary(&chunk).unwrap();
+        match stream.write(ws.pending_output()) {
+            Ok(n) => {
+                ws.advance_output(n);
+                written += n;
+            }
+            Err(_) => break, // blocked: the server stopped reading
+        }
+    }
+    assert!(written < limit, "the server kept reading {written} bytes from a peer that never reads");
+}

@@ -180,3 +180,18 @@ fn rfc6455_4_1_server_request_roundtrip() {
     transfer(&mut s, &mut c);
     assert_eq!(events(&mut c), [Ev::Open(Some("p2".into()))]);
 }
+
+/// Found by fuzzing (handshake_client): a status line without a reason
+/// phrase panicked while locating the reason in the head.
+#[test]
+fn regression_status_line_without_reason_phrase() {
+    let (mut c, accept) = basic();
+    c.receive(response(&accept, "").replace("101 Switching Protocols", "101").as_bytes());
+    assert_eq!(events(&mut c), [Ev::Open(None)]);
+    let (mut c, _) = basic();
+    c.receive(b"HTTP/1.1 404\r\n\r\n");
+    match c.poll_event() {
+        Some(Event::Rejected(r)) => assert_eq!((r.status(), r.reason()), (404, "")),
+        other => panic!("{other:?}"),
+    }
+}

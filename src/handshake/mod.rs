@@ -88,9 +88,15 @@ pub(crate) struct Head {
     headers: Vec<(Range<usize>, Range<usize>)>,
 }
 
+/// Where `part`, a slice httparse cut out of `base`, lies in `base`. A part
+/// that is not inside `base` (an absent reason phrase is a static `""`) is
+/// the empty range at 0.
 fn offset_of(base: &[u8], part: &[u8]) -> Range<usize> {
-    let start = part.as_ptr() as usize - base.as_ptr() as usize;
-    start..start + part.len()
+    let start = (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if end <= base.len() => start..end,
+        _ => 0..0,
+    }
 }
 
 fn parse_error(e: httparse::Error, max_headers: usize) -> HandshakeError {

@@ -1,0 +1,148 @@
+//! Writes the seed corpus (`fuzz/corpus/<target>/`) from real traffic: the
+//! handshakes and frames that this crate's client and server exchange.
+//!
+//!     cargo run --manifest-path fuzz/Cargo.toml --bin gen_corpus
+
+use std::fs;
+use std::path::Path;
+
+use wsmachine::random::SeededRandom;
+use wsmachine::{Accept, ClientRequest, CloseCode, Config, Connection, MessageKind, Role};
+use wsmachine_fuzz::{FuzzConfig, Op, Script};
+
+fn write(target: &str, name: &str, data: &[u8]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(name), data).unwrap();
+}
+
+fn take(ws: &mut Connection) -> Vec<u8> {
+    let out = ws.pending_output().to_vec();
+    ws.advance_output(out.len());
+    out
+}
+
+/// What a peer of each role sends in a typical session.
+fn traffic(role: Role) -> Vec<u8> {
+    let mut config = Config::default();
+    config.fragment_size = Some(40);
+    let mut ws = Connection::established_with_random(role, config, SeededRandom::from_seed([5; 32]));
+    ws.send_text("Hello, κόσμε 😀").unwrap();
+    ws.send_binary(&[0, 1, 2, 253, 254, 255]).unwrap();
+    ws.send_text(&"fragmented text ".repeat(6)).unwrap();
+    ws.ping(b"ping payload").unwrap();
+    ws.begin_message(MessageKind::Binary).unwrap();
+    ws.send_fragment(&[9; 30]).unwrap();
+    ws.pong(b"").unwrap();
+    ws.finish_message(&[8; 10]).unwrap();
+    ws.send_binary(&[7; 300]).unwrap();
+    ws.close(CloseCode::NORMAL, "bye").unwrap();
+    take(&mut ws)
+}
+
+fn handshake() -> (Vec<u8>, Vec<u8>) {
+    let req = ClientRequest::new("ws://fuzz.example:8080/chat?room=1")
+        .unwrap()
+        .protocol("chat")
+        .unwrap()
+        .extension("permessage-deflate; client_max_window_bits")
+        .unwrap()
+        .header("Origin", "https://fuzz.example")
+        .unwrap();
+    let mut client = Connection::client_with_random(req, Config::default(), SeededRandom::from_seed([2; 32]));
+    let request = take(&mut client);
+    let mut server = Connection::server(Config::default());
+    server.receive(&request);
+    while server.poll_event().is_some() {}
+    server.accept(Accept::new().protocol("chat")).unwrap();
+    (request, take(&mut server))
+}
+
+fn script(ops: Vec<Op>, streaming: bool) -> Vec<u8> {
+    let config = FuzzConfig {
+        max_frame: 4096,
+        max_message: 16384,
+        streaming,
+        auto_pong: true,
+        backlog: 512,
+        fragment: None,
+        ping_ms: Some(100),
+        pong_ms: 200,
+        close_ms: Some(300),
+    };
+    Script { config, ops }.write()
+}
+
+fn main() {
+    let client_frames = traffic(Role::Client);
+    let server_frames = traffic(Role::Server);
+    let (request, response) = handshake();
+
+    // frame_decode: the start of each real frame.
+    for (name, frames) in [("client", &client_frames), ("server", &server_frames)] {
+        let mut rest = &frames[..];
+        let mut i = 0;
+        while let Ok(Some((h, n))) = wsmachine::frame::FrameHeader::decode(rest) {
+            write("frame_decode", &format!("{name}-{i}"), &rest[..n.min(rest.len())]);
+            rest = &rest[n + h.payload_len as usize..];
+            i += 1;
+        }
+    }
+    write("frame_decode", "len64", &[0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4]);
+
+    // handshake_server: cut count, cuts, request (plus the frames that follow it).
+    let with = |cuts: &[u8], body: &[u8]| [&[cuts.len() as u8][..], cuts, body].concat();
+    write("handshake_server", "request", &with(&[], &request));
+    let mut pipelined = request.clone();
+    pipelined.extend_from_slice(&client_frames[..40]);
+    write("handshake_server", "request-frames-cut", &with(&[7, 90, 200], &pipelined));
+    let text = String::from_utf8(request.clone()).unwrap();
+    write("handshake_server", "version-8", &with(&[], text.replace("Version: 13", "Version: 8").as_bytes()));
+    write("handshake_server", "post", &with(&[], text.replacen("GET", "POST", 1).as_bytes()));
+
+    // handshake_client: flags, cut count, cuts, response.
+    write("handshake_client", "valid-then-frames", &[&[1u8, 2, 30, 200][..], &server_frames].concat());
+    write("handshake_client", "response", &[&[0u8, 0][..], &response].concat());
+    write(
+        "handshake_client",
+        "redirect",
+        b"\x00\x00HTTP/1.1 302 Found\r\nLocation: ws://elsewhere/\r\nContent-Length: 0\r\n\r\n",
+    );
+
+    // connection_server / connection_client: real frames in chunks, sends, time, draining.
+    for (target, incoming) in [("connection_server", &client_frames), ("connection_client", &server_frames)] {
+        let mut ops: Vec<Op> = incoming.chunks(97).map(|c| Op::Receive(c.to_vec())).collect();
+        ops.insert(2, Op::Text(b"reply".to_vec()));
+        ops.insert(3, Op::Drain(4096));
+        ops.push(Op::Drain(4096));
+        write(target, "session", &script(ops.clone(), false));
+        write(target, "session-streaming", &script(ops, true));
+        let ops = vec![
+            Op::PeerFrame { b0: 0x01, payload: "κόσ".as_bytes().to_vec(), key: [1, 2, 3, 4] },
+            Op::PeerFrame { b0: 0x89, payload: b"p".to_vec(), key: [5, 6, 7, 8] },
+            Op::PeerFrame { b0: 0x80, payload: "με".as_bytes().to_vec(), key: [9, 9, 9, 9] },
+            Op::Begin { text: true },
+            Op::Fragment { fin: false, data: b"str".to_vec() },
+            Op::Advance(150),
+            Op::Fragment { fin: true, data: b"eam".to_vec() },
+            Op::Close { code: 1000, reason: b"done".to_vec() },
+            Op::Advance(400),
+            Op::Drain(4096),
+        ];
+        write(target, "fragments-timers", &script(ops, false));
+    }
+
+    // utf8_stream: cut count, cuts, text.
+    write("utf8_stream", "greek", &with(&[], "κόσμε".as_bytes()));
+    write("utf8_stream", "mixed-cut", &with(&[3, 60, 61, 200], "한국어 😀 emoji, ASCII, ümlaut €".as_bytes()));
+    write(
+        "utf8_stream",
+        "invalid",
+        &with(&[1, 128], b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited"),
+    );
+
+    // mask: key, offset, split (u16), data.
+    write("mask", "frame", &[&[0x37, 0xfa, 0x21, 0x3d, 0, 0, 3][..], b"Hello, masked world: 0123456789"].concat());
+    write("mask", "offset", &[&[1, 2, 3, 4, 3, 0, 17][..], &[0xaa; 70][..]].concat());
+    eprintln!("corpus written");
+}

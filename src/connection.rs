@@ -140,6 +140,12 @@ enum Raw {
 ///
 /// See the [module documentation](self) for the loop that drives it and the
 /// [crate documentation](crate) for a complete example.
+///
+/// Memory: the value itself is 552 bytes on x86_64 (`tests/memory.rs` checks
+/// it stays under 600). Its buffers grow with the traffic and keep their
+/// capacity; [`shrink_buffers`](Self::shrink_buffers) releases what holds no
+/// data, after which an idle OPEN connection holds no heap memory at all
+/// ([`buffer_capacity`](Self::buffer_capacity) is 0).
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
@@ -151,7 +157,6 @@ pub struct Connection {
     /// Drop `head` on the next poll (the event that showed it was delivered).
     drop_head: bool,
     open_pending: bool,
-    rejected_pending: bool,
     protocol: Option<String>,
     recv: Receiver,
     send: SendSide,
@@ -169,7 +174,6 @@ impl Connection {
             head: None,
             drop_head: false,
             open_pending: false,
-            rejected_pending: false,
             protocol: None,
             recv: Receiver::new(role),
             send: SendSide::new(masker, config.fragment_size),
@@ -317,10 +321,6 @@ impl Connection {
         if self.drop_head {
             self.drop_head = false;
             self.head = None;
-        }
-        if self.rejected_pending {
-            self.rejected_pending = false;
-            return Some(Raw::Rejected);
         }
         if self.open_pending {
             self.open_pending = false;
@@ -721,9 +721,9 @@ impl Connection {
         }
     }
 
-    /// Heap memory held by the connection's buffers, in bytes (not counting
-    /// the fixed `size_of::<Connection>()`).
+    /// Heap memory held by the connection's buffers and handshake head, in
+    /// bytes (not counting the fixed `size_of::<Connection>()`).
     pub fn buffer_capacity(&self) -> usize {
-        self.recv.capacity() + self.send.out.capacity() + self.head.as_ref().map_or(0, |_| size_of::<Head>())
+        self.recv.capacity() + self.send.out.capacity() + self.head.as_ref().map_or(0, |h| h.heap_size())
     }
 }

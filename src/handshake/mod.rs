@@ -177,6 +177,11 @@ impl Head {
     pub(crate) fn raw(&self) -> &[u8] {
         &self.bytes
     }
+
+    /// Heap bytes held by a boxed head.
+    pub(crate) fn heap_size(&self) -> usize {
+        size_of::<Head>() + self.bytes.capacity() + self.headers.capacity() * size_of::<(Range<usize>, Range<usize>)>()
+    }
 }
 
 /// The header fields of a handshake request or response, in order.

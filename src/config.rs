@@ -75,6 +75,13 @@ pub struct Config {
     /// peer's Close; and for a client, after the handshake, for the server to
     /// close the transport. Default: 10 s.
     pub close_timeout: Option<Duration>,
+    /// permessage-deflate (RFC 7692): a client offers it, a server accepts
+    /// offers of it, with this policy. Default: `None` (not offered, offers
+    /// declined), because a compression context costs memory per connection
+    /// (see [`deflate`](crate::deflate) for the figures and
+    /// [`DeflateConfig::low_memory`](crate::deflate::DeflateConfig::low_memory)).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -92,6 +99,8 @@ impl Default for Config {
             ping_interval: None,
             pong_timeout: Duration::from_secs(20),
             close_timeout: Some(Duration::from_secs(10)),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }

@@ -117,7 +117,10 @@ pub enum ProtocolError {
         /// The configured limit.
         limit: usize,
     },
-    /// A message larger than [`Config::max_message_size`](crate::Config::max_message_size).
+    /// A compressed message whose data is not valid DEFLATE (RFC 7692 §7.2.2).
+    InvalidCompressedData,
+    /// A message larger than [`Config::max_message_size`](crate::Config::max_message_size)
+    /// (for a compressed message: once inflated).
     MessageTooLarge {
         /// The message length reached with this frame.
         len: u64,
@@ -131,9 +134,9 @@ impl ProtocolError {
     /// sizes over the limits, 1002 for everything else.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 { .. } | ProtocolError::InvalidClose(ClosePayloadError::InvalidUtf8) => {
-                CloseCode::INVALID_PAYLOAD
-            }
+            ProtocolError::InvalidUtf8 { .. }
+            | ProtocolError::InvalidClose(ClosePayloadError::InvalidUtf8)
+            | ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
             _ => CloseCode::PROTOCOL_ERROR,
         }
@@ -153,6 +156,7 @@ impl ProtocolError {
             ProtocolError::ExpectedContinuation(_) => "expected continuation frame",
             ProtocolError::InvalidClose(_) => "invalid close frame",
             ProtocolError::InvalidUtf8 { .. } => "invalid UTF-8",
+            ProtocolError::InvalidCompressedData => "invalid compressed data",
             ProtocolError::FrameTooLarge { .. } => "frame too large",
             ProtocolError::MessageTooLarge { .. } => "message too large",
         }
@@ -178,6 +182,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidUtf8 { valid_up_to } => {
                 write!(f, "invalid UTF-8 in text message at byte {valid_up_to}")
             }
+            ProtocolError::InvalidCompressedData => f.write_str("compressed message is not valid DEFLATE data"),
             ProtocolError::FrameTooLarge { len, limit } => {
                 write!(f, "frame of {len} bytes exceeds the limit of {limit}")
             }
@@ -237,6 +242,9 @@ pub enum HandshakeError {
     UnofferedProtocol(String),
     /// Client: the server accepted an extension we did not offer (§4.1).
     UnofferedExtension(String),
+    /// Client: the server's permessage-deflate parameters are invalid or not
+    /// what we offered (RFC 7692 §7.1).
+    InvalidExtension(String),
     /// The transport ended before the handshake completed.
     Eof,
 }
@@ -274,6 +282,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::UnofferedExtension(e) => {
                 write!(f, "server accepted extension {e:?}, which was not offered")
             }
+            HandshakeError::InvalidExtension(e) => write!(f, "invalid extension response: {e}"),
             HandshakeError::Eof => f.write_str("transport closed during the opening handshake"),
         }
     }
@@ -294,6 +303,9 @@ pub enum Initiator {
 }
 
 /// A send that cannot be done. The connection is unchanged.
+///
+/// (Compression never fails a send: a message that cannot be compressed is
+/// sent as it is.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SendError {

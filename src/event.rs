@@ -63,6 +63,8 @@ pub struct Open<'a> {
     pub(crate) protocol: Option<&'a str>,
     pub(crate) head: Option<&'a Head>,
     pub(crate) client: bool,
+    #[cfg(feature = "deflate")]
+    pub(crate) deflate: Option<crate::deflate::DeflateParams>,
 }
 
 impl<'a> Open<'a> {
@@ -80,6 +82,12 @@ impl<'a> Open<'a> {
     /// Server: the request that was accepted.
     pub fn request(&self) -> Option<Request<'a>> {
         self.head.filter(|_| !self.client).map(Request::new)
+    }
+
+    /// The permessage-deflate parameters, if it was negotiated.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
+        self.deflate
     }
 }
 

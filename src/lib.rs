@@ -80,6 +80,8 @@ pub mod adapters;
 pub mod close;
 pub mod config;
 pub mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod error;
 pub mod event;
 pub mod frame;

@@ -27,6 +27,12 @@ use crate::mask::apply_mask;
 use crate::message::MessageKind;
 use crate::utf8::Utf8Validator;
 
+#[cfg(feature = "deflate")]
+use crate::deflate::{InflateError, Inflater};
+
+/// The RSV1 bit as in [`FrameHeader::rsv`]: a compressed message (RFC 7692 §6).
+const RSV1: u8 = 0b100;
+
 /// Size limits for the receiver, from [`Config`](crate::Config).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -50,7 +56,7 @@ pub(crate) enum Incoming {
     /// A whole data message.
     Message { kind: MessageKind, payload: Payload },
     /// A piece of a data message (streaming mode).
-    Fragment { kind: MessageKind, range: Range<usize>, fin: bool },
+    Fragment { kind: MessageKind, payload: Payload, fin: bool },
     /// A control frame; its payload is in the receive buffer.
     Control { opcode: OpCode, range: Range<usize> },
 }
@@ -69,8 +75,10 @@ struct Frame {
     consumed: u64,
     /// A single-frame message kept in the receive buffer until complete.
     in_place: bool,
-    /// Text payload to check as UTF-8.
+    /// Text payload to check as UTF-8 as it arrives (uncompressed text).
     text: bool,
+    /// Part of a compressed message: the payload is inflated, not kept.
+    compressed: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -78,6 +86,8 @@ struct Message {
     kind: MessageKind,
     /// Payload bytes announced so far by the message's frame headers.
     len: u64,
+    /// RSV1 was set on its first frame (RFC 7692 §6.1).
+    compressed: bool,
 }
 
 /// The receiving half of a connection.
@@ -96,6 +106,10 @@ pub(crate) struct Receiver {
     utf8: Utf8Validator,
     /// RSV bits that a negotiated extension gives meaning to.
     rsv_allowed: u8,
+    /// permessage-deflate: the peer's window bits and context takeover,
+    /// and the decompressor, created on the first compressed message.
+    #[cfg(feature = "deflate")]
+    inflate: Option<(u8, bool, Option<Box<Inflater>>)>,
 }
 
 impl Receiver {
@@ -110,7 +124,18 @@ impl Receiver {
             message: None,
             utf8: Utf8Validator::new(),
             rsv_allowed: 0,
+            #[cfg(feature = "deflate")]
+            inflate: None,
         }
+    }
+
+    /// permessage-deflate was negotiated: RSV1 marks compressed messages,
+    /// which the peer compressed with `window_bits`, resetting its context
+    /// after each message if `no_context_takeover`.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn enable_inflate(&mut self, window_bits: u8, no_context_takeover: bool) {
+        self.rsv_allowed = RSV1;
+        self.inflate = Some((window_bits, no_context_takeover, None));
     }
 
     /// Appends received bytes, first dropping consumed ones.
@@ -157,7 +182,7 @@ impl Receiver {
         }
     }
 
-    /// Heap bytes held by the buffers.
+    /// Heap bytes held by the buffers (not counting a decompressor).
     pub(crate) fn capacity(&self) -> usize {
         self.buf.capacity() + self.assembled.capacity()
     }
@@ -197,6 +222,33 @@ impl Receiver {
             };
             let kind = message.kind;
             let fin = complete && frame.fin;
+            #[cfg(feature = "deflate")]
+            if frame.compressed {
+                let range = self.take_ready(&mut frame);
+                if !complete {
+                    self.frame = Some(frame);
+                }
+                if range.is_empty() && !fin {
+                    if complete {
+                        continue;
+                    }
+                    return Ok(None);
+                }
+                self.inflate_range(range, fin, message.len == 0, kind, limits)?;
+                if limits.streaming {
+                    if fin {
+                        self.end_message()?;
+                    }
+                    self.assembled_taken = true;
+                    return Ok(Some(Incoming::Fragment { kind, payload: Payload::Assembled, fin }));
+                }
+                if fin {
+                    self.end_message()?;
+                    self.assembled_taken = true;
+                    return Ok(Some(Incoming::Message { kind, payload: Payload::Assembled }));
+                }
+                continue;
+            }
             if limits.streaming {
                 if frame.ready == 0 && !fin {
                     if !complete {
@@ -212,7 +264,7 @@ impl Receiver {
                 if fin {
                     self.end_message()?;
                 }
-                return Ok(Some(Incoming::Fragment { kind, range, fin }));
+                return Ok(Some(Incoming::Fragment { kind, payload: Payload::Input(range), fin }));
             }
             if frame.in_place {
                 if !complete {
@@ -240,9 +292,13 @@ impl Receiver {
     /// Checks a new frame header against the role, the message in progress
     /// and the limits (RFC 6455 §5.1, §5.2, §5.4, §5.5).
     fn begin_frame(&mut self, h: &FrameHeader, limits: Limits) -> Result<Frame, ProtocolError> {
-        if h.rsv & !self.rsv_allowed != 0 {
+        // RSV1 (with permessage-deflate) only on the first frame of a data
+        // message (RFC 7692 §6.1); other bits never.
+        let first_data = matches!(h.opcode, OpCode::Text | OpCode::Binary);
+        if h.rsv & !self.rsv_allowed != 0 || (h.rsv & RSV1 != 0 && !first_data) {
             return Err(ProtocolError::ReservedBits(h.rsv));
         }
+        let compressed_start = h.rsv & RSV1 != 0;
         match (self.role, h.mask.is_some()) {
             (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
             (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
@@ -257,6 +313,7 @@ impl Receiver {
             consumed: 0,
             in_place: false,
             text: false,
+            compressed: false,
         };
         if h.opcode.is_control() {
             if !h.fin {
@@ -273,13 +330,14 @@ impl Receiver {
             (op, Some(_)) => return Err(ProtocolError::ExpectedContinuation(op)),
             (op, None) => {
                 self.utf8.reset();
-                frame.in_place = h.fin && !limits.streaming;
+                frame.in_place = h.fin && !limits.streaming && !compressed_start;
                 let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
-                Message { kind, len: 0 }
+                Message { kind, len: 0, compressed: compressed_start }
             }
         };
         let len = message.len.saturating_add(h.payload_len);
-        if !limits.streaming {
+        // The message limit applies to a compressed message once inflated.
+        if !limits.streaming && !message.compressed {
             if h.payload_len > limits.max_frame as u64 {
                 return Err(ProtocolError::FrameTooLarge { len: h.payload_len, limit: limits.max_frame });
             }
@@ -287,7 +345,11 @@ impl Receiver {
                 return Err(ProtocolError::MessageTooLarge { len, limit: limits.max_message });
             }
         }
-        frame.text = message.kind == MessageKind::Text;
+        if !limits.streaming && message.compressed && h.payload_len > limits.max_frame as u64 {
+            return Err(ProtocolError::FrameTooLarge { len: h.payload_len, limit: limits.max_frame });
+        }
+        frame.compressed = message.compressed;
+        frame.text = message.kind == MessageKind::Text && !message.compressed;
         self.message = Some(Message { len, ..message });
         Ok(frame)
     }
@@ -309,6 +371,43 @@ impl Receiver {
             self.utf8.feed(new).map_err(|e| ProtocolError::InvalidUtf8 { valid_up_to: e.valid_up_to })?;
         }
         frame.ready = available;
+        Ok(())
+    }
+
+    /// Inflates a compressed message's payload bytes (`buf[range]`) into
+    /// `assembled`, checking text as UTF-8 as it is produced. Inflated bytes
+    /// count against `max_message_size` as they are produced (in streaming
+    /// mode: the bytes of each delivered piece).
+    #[cfg(feature = "deflate")]
+    fn inflate_range(
+        &mut self,
+        range: Range<usize>,
+        end: bool,
+        empty: bool,
+        kind: MessageKind,
+        limits: Limits,
+    ) -> Result<(), ProtocolError> {
+        let Some((bits, no_takeover, inflater)) = self.inflate.as_mut() else {
+            return Err(ProtocolError::ReservedBits(RSV1));
+        };
+        let inflater = inflater.get_or_insert_with(|| Box::new(Inflater::new(*bits, *no_takeover)));
+        if self.assembled_taken || limits.streaming {
+            self.assembled.clear();
+            self.assembled_taken = false;
+        }
+        let start = self.assembled.len();
+        let empty = empty && end && range.is_empty();
+        inflater.inflate(&self.buf[range], end, empty, &mut self.assembled, limits.max_message).map_err(
+            |e| match e {
+                InflateError::TooBig { len } => ProtocolError::MessageTooLarge { len, limit: limits.max_message },
+                InflateError::Corrupt => ProtocolError::InvalidCompressedData,
+            },
+        )?;
+        if kind == MessageKind::Text {
+            self.utf8
+                .feed(&self.assembled[start..])
+                .map_err(|e| ProtocolError::InvalidUtf8 { valid_up_to: e.valid_up_to })?;
+        }
         Ok(())
     }
 

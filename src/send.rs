@@ -22,6 +22,22 @@ use crate::message::{MessageKind, PreparedMessage};
 use crate::random::RandomSource;
 use crate::utf8::Utf8Validator;
 
+#[cfg(feature = "deflate")]
+use crate::deflate::Deflater;
+
+/// How this side compresses messages, once permessage-deflate is agreed.
+#[cfg(feature = "deflate")]
+struct Compression {
+    level: u32,
+    threshold: usize,
+    window_bits: u8,
+    no_context_takeover: bool,
+    /// Created on the first compressed message.
+    deflater: Option<Box<Deflater>>,
+    /// Reused for each compressed message.
+    scratch: Vec<u8>,
+}
+
 /// Whether frames may be sent, and if not, why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SendStatus {
@@ -47,6 +63,8 @@ pub(crate) struct SendSide {
     stream_utf8: Utf8Validator,
     /// Where in `out` the latest automatic Pong is, while none of it is taken.
     auto_pong: Option<Range<usize>>,
+    #[cfg(feature = "deflate")]
+    compression: Option<Box<Compression>>,
 }
 
 impl core::fmt::Debug for SendSide {
@@ -71,6 +89,44 @@ impl SendSide {
             stream: None,
             stream_utf8: Utf8Validator::new(),
             auto_pong: None,
+            #[cfg(feature = "deflate")]
+            compression: None,
+        }
+    }
+
+    /// permessage-deflate was agreed: compress messages of `threshold` bytes
+    /// or more at `level`, with `window_bits`, resetting the context after
+    /// each message if `no_context_takeover`.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn enable_deflate(&mut self, level: u32, threshold: usize, window_bits: u8, no_context_takeover: bool) {
+        self.compression = Some(Box::new(Compression {
+            level,
+            threshold,
+            window_bits,
+            no_context_takeover,
+            deflater: None,
+            scratch: Vec::new(),
+        }));
+    }
+
+    /// Heap bytes held by the output and compression buffers (not the compressor).
+    pub(crate) fn capacity(&self) -> usize {
+        #[cfg(feature = "deflate")]
+        let scratch = self.compression.as_ref().map_or(0, |c| c.scratch.capacity());
+        #[cfg(not(feature = "deflate"))]
+        let scratch = 0;
+        self.out.capacity() + scratch
+    }
+
+    /// Releases output memory that holds no data.
+    pub(crate) fn shrink(&mut self) {
+        if self.pending().is_empty() {
+            self.out = Vec::new();
+            self.taken = 0;
+        }
+        #[cfg(feature = "deflate")]
+        if let Some(c) = self.compression.as_mut() {
+            c.scratch = Vec::new();
         }
     }
 
@@ -113,13 +169,17 @@ impl SendSide {
 
     /// Appends one frame, masked for a client.
     pub(crate) fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+        self.write_frame_rsv(opcode, fin, 0, payload);
+    }
+
+    fn write_frame_rsv(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
         self.compact();
         let mask = self.masker.as_mut().map(|m| {
             let mut key = [0u8; 4];
             m.fill(&mut key);
             key
         });
-        let header = FrameHeader { fin, rsv: 0, opcode, mask, payload_len: payload.len() as u64 };
+        let header = FrameHeader { fin, rsv, opcode, mask, payload_len: payload.len() as u64 };
         self.out.reserve(header.encoded_len() + payload.len());
         header.write_to(&mut self.out);
         let start = self.out.len();
@@ -129,18 +189,40 @@ impl SendSide {
         }
     }
 
-    /// Appends data frames, split at `fragment_size`.
-    fn write_data(&mut self, first_opcode: OpCode, fin: bool, payload: &[u8]) {
+    /// Appends data frames, split at `fragment_size`; `rsv` goes on the first.
+    fn write_data(&mut self, first_opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
         let Some(size) = self.fragment_size.filter(|&n| payload.len() > n) else {
-            self.write_frame(first_opcode, fin, payload);
+            self.write_frame_rsv(first_opcode, fin, rsv, payload);
             return;
         };
-        let mut opcode = first_opcode;
+        let (mut opcode, mut rsv) = (first_opcode, rsv);
         let mut chunks = payload.chunks(size).peekable();
         while let Some(chunk) = chunks.next() {
-            self.write_frame(opcode, fin && chunks.peek().is_none(), chunk);
-            opcode = OpCode::Continuation;
+            self.write_frame_rsv(opcode, fin && chunks.peek().is_none(), rsv, chunk);
+            (opcode, rsv) = (OpCode::Continuation, 0);
         }
+    }
+
+    /// Appends a whole message, compressed if permessage-deflate was agreed,
+    /// `compress` allows it and it is at least the threshold (RFC 7692 §6.1:
+    /// RSV1 on the first frame, the compressed payload split into frames).
+    fn write_message(&mut self, kind: MessageKind, payload: &[u8], compress: bool) {
+        #[cfg(feature = "deflate")]
+        if let Some(c) = self.compression.as_mut().filter(|c| compress && payload.len() >= c.threshold) {
+            let deflater = c
+                .deflater
+                .get_or_insert_with(|| Box::new(Deflater::new(c.level, c.window_bits, c.no_context_takeover)));
+            let mut scratch = core::mem::take(&mut c.scratch);
+            scratch.clear();
+            deflater.compress(payload, &mut scratch);
+            self.write_data(kind.opcode(), true, 0b100, &scratch);
+            if let Some(c) = self.compression.as_mut() {
+                c.scratch = scratch;
+            }
+            return;
+        }
+        let _ = compress;
+        self.write_data(kind.opcode(), true, 0, payload);
     }
 
     /// Appends a Close frame; `None` sends an empty payload.
@@ -204,8 +286,22 @@ impl Sender<'_> {
         self.send(MessageKind::Binary, data)
     }
 
-    /// Sends a message of the given kind. Text must be valid UTF-8.
+    /// Sends a message of the given kind. Text must be valid UTF-8. With
+    /// permessage-deflate, a message of at least
+    /// [`DeflateConfig::threshold`](crate::deflate::DeflateConfig::threshold)
+    /// bytes is compressed.
     pub fn send(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
+        self.send_message(kind, payload, true)
+    }
+
+    /// Sends a message without compressing it, even when permessage-deflate
+    /// was agreed (for data that is already compressed, or secrets that must
+    /// not share a compression context with attacker-chosen data).
+    pub fn send_uncompressed(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
+        self.send_message(kind, payload, false)
+    }
+
+    fn send_message(&mut self, kind: MessageKind, payload: &[u8], compress: bool) -> Result<(), SendError> {
         self.side.check_open()?;
         if self.side.stream.is_some() {
             return Err(SendError::MessageInProgress);
@@ -213,11 +309,13 @@ impl Sender<'_> {
         if kind == MessageKind::Text && core::str::from_utf8(payload).is_err() {
             return Err(SendError::InvalidUtf8);
         }
-        self.side.write_data(kind.opcode(), true, payload);
+        self.side.write_message(kind, payload, compress);
         Ok(())
     }
 
     /// Sends a [`PreparedMessage`]: a server copies its encoded frame as is.
+    /// Prepared messages are never compressed: a compression context belongs
+    /// to one connection.
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
         self.side.check_open()?;
         if self.side.stream.is_some() {
@@ -232,7 +330,7 @@ impl Sender<'_> {
         Ok(())
     }
 
-    /// Starts a streamed message, sent as fragments
+    /// Starts a streamed message (never compressed), sent as fragments
     /// ([`send_fragment`](Self::send_fragment)) and ended by
     /// [`finish_message`](Self::finish_message). Control frames (ping, pong,
     /// close) may be sent in between; other messages may not.
@@ -276,7 +374,7 @@ impl Sender<'_> {
             return Ok(());
         }
         let opcode = if started { OpCode::Continuation } else { kind.opcode() };
-        self.side.write_data(opcode, fin, data);
+        self.side.write_data(opcode, fin, 0, data);
         self.side.stream = if fin { None } else { Some((kind, true)) };
         Ok(())
     }

@@ -152,6 +152,12 @@ impl ClientRequest {
         Ok(self)
     }
 
+    /// Adds an extension offer the connection itself negotiates (permessage-deflate).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn push_offer(&mut self, offer: String) {
+        self.extensions.push(offer);
+    }
+
     /// Whether the URI was `wss://`: the caller must run the connection over TLS.
     pub fn is_secure(&self) -> bool {
         self.secure

@@ -184,6 +184,7 @@ fn is_valid_key(key: &[u8]) -> bool {
 pub struct Accept {
     protocol: Option<String>,
     headers: Vec<(String, String)>,
+    extensions: Option<String>,
 }
 
 impl Accept {
@@ -207,6 +208,21 @@ impl Accept {
     /// The selected subprotocol.
     pub fn selected_protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// Set the `Sec-WebSocket-Extensions` response, for servers that
+    /// negotiate extensions themselves with [`write_accept`] (for example
+    /// with [`deflate::accept_first`](crate::deflate::accept_first)) and then
+    /// run a [`Connection::established`](crate::Connection::established).
+    /// A [`Connection`](crate::Connection) negotiates permessage-deflate
+    /// itself (see [`Config::deflate`](crate::Config)) and refuses this.
+    pub fn extensions(mut self, response: impl Into<String>) -> Self {
+        self.extensions = Some(response.into());
+        self
+    }
+
+    pub(crate) fn extension_response(&self) -> Option<&str> {
+        self.extensions.as_deref()
     }
 }
 
@@ -274,6 +290,9 @@ pub fn write_accept(out: &mut Vec<u8>, req: &Request<'_>, accept: &Accept) -> Re
         return Err(DecisionError::ProtocolNotOffered(p.clone()));
     }
     check_headers(&accept.headers)?;
+    if accept.extensions.as_deref().is_some_and(|e| !super::is_header_value(e)) {
+        return Err(DecisionError::InvalidHeader("Sec-WebSocket-Extensions".into()));
+    }
     let key = req.key().unwrap_or("").trim();
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
     out.extend_from_slice(b"Sec-WebSocket-Accept: ");
@@ -282,6 +301,11 @@ pub fn write_accept(out: &mut Vec<u8>, req: &Request<'_>, accept: &Accept) -> Re
     if let Some(p) = &accept.protocol {
         out.extend_from_slice(b"Sec-WebSocket-Protocol: ");
         out.extend_from_slice(p.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(e) = &accept.extensions {
+        out.extend_from_slice(b"Sec-WebSocket-Extensions: ");
+        out.extend_from_slice(e.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     write_headers(out, &accept.headers);

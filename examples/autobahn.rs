@@ -48,8 +48,11 @@ impl Handler for Echo {
 }
 
 fn config() -> Config {
-    // The defaults pass the whole suite (16 MiB messages in 9.x included).
-    Config::default()
+    // The defaults pass the whole suite (16 MiB messages in 9.x included),
+    // with permessage-deflate turned on for 12.x and 13.x.
+    let mut config = Config::default();
+    config.deflate = Some(wsmachine::deflate::DeflateConfig::default());
+    config
 }
 
 /// Runs one client connection to `base` + `path` until its transport closes.

@@ -486,8 +486,8 @@ impl Connection {
                 (params.server_max_window_bits, params.server_no_context_takeover),
             ),
         };
-        self.send.enable_deflate(policy.level, policy.threshold, ours.0, ours.1);
-        self.recv.enable_inflate(theirs.0, theirs.1);
+        self.send.enable_deflate(policy.level, policy.threshold, ours.0, ours.1, policy.release_idle_contexts);
+        self.recv.enable_inflate(theirs.0, theirs.1, policy.release_idle_contexts);
         self.deflate = Some(params);
     }
 

@@ -30,6 +30,20 @@ use crate::utf8::Utf8Validator;
 #[cfg(feature = "deflate")]
 use crate::deflate::{InflateError, Inflater};
 
+/// permessage-deflate on the receiving side.
+#[cfg(feature = "deflate")]
+#[derive(Debug)]
+pub(crate) struct InflateState {
+    /// The peer's window bits.
+    bits: u8,
+    /// The peer resets its context after each message.
+    no_takeover: bool,
+    /// Free the decompressor after each message (it keeps no history).
+    release: bool,
+    /// Created on the first compressed message.
+    inflater: Option<Box<Inflater>>,
+}
+
 /// The RSV1 bit as in [`FrameHeader::rsv`]: a compressed message (RFC 7692 §6).
 const RSV1: u8 = 0b100;
 
@@ -109,7 +123,7 @@ pub(crate) struct Receiver {
     /// permessage-deflate: the peer's window bits and context takeover,
     /// and the decompressor, created on the first compressed message.
     #[cfg(feature = "deflate")]
-    inflate: Option<(u8, bool, Option<Box<Inflater>>)>,
+    inflate: Option<InflateState>,
 }
 
 impl Receiver {
@@ -133,9 +147,14 @@ impl Receiver {
     /// which the peer compressed with `window_bits`, resetting its context
     /// after each message if `no_context_takeover`.
     #[cfg(feature = "deflate")]
-    pub(crate) fn enable_inflate(&mut self, window_bits: u8, no_context_takeover: bool) {
+    pub(crate) fn enable_inflate(&mut self, window_bits: u8, no_context_takeover: bool, release_idle: bool) {
         self.rsv_allowed = RSV1;
-        self.inflate = Some((window_bits, no_context_takeover, None));
+        self.inflate = Some(InflateState {
+            bits: window_bits,
+            no_takeover: no_context_takeover,
+            release: release_idle && no_context_takeover,
+            inflater: None,
+        });
     }
 
     /// Appends received bytes, first dropping consumed ones.
@@ -387,10 +406,11 @@ impl Receiver {
         kind: MessageKind,
         limits: Limits,
     ) -> Result<(), ProtocolError> {
-        let Some((bits, no_takeover, inflater)) = self.inflate.as_mut() else {
+        let Some(state) = self.inflate.as_mut() else {
             return Err(ProtocolError::ReservedBits(RSV1));
         };
-        let inflater = inflater.get_or_insert_with(|| Box::new(Inflater::new(*bits, *no_takeover)));
+        let (bits, no_takeover) = (state.bits, state.no_takeover);
+        let inflater = state.inflater.get_or_insert_with(|| Box::new(Inflater::new(bits, no_takeover)));
         if self.assembled_taken || limits.streaming {
             self.assembled.clear();
             self.assembled_taken = false;
@@ -403,6 +423,9 @@ impl Receiver {
                 InflateError::Corrupt => ProtocolError::InvalidCompressedData,
             },
         )?;
+        if end && state.release {
+            state.inflater = None;
+        }
         if kind == MessageKind::Text {
             self.utf8
                 .feed(&self.assembled[start..])

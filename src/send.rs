@@ -32,6 +32,8 @@ struct Compression {
     threshold: usize,
     window_bits: u8,
     no_context_takeover: bool,
+    /// Free the compressor after each message (it keeps no history).
+    release: bool,
     /// Created on the first compressed message.
     deflater: Option<Box<Deflater>>,
     /// Reused for each compressed message.
@@ -98,12 +100,20 @@ impl SendSide {
     /// or more at `level`, with `window_bits`, resetting the context after
     /// each message if `no_context_takeover`.
     #[cfg(feature = "deflate")]
-    pub(crate) fn enable_deflate(&mut self, level: u32, threshold: usize, window_bits: u8, no_context_takeover: bool) {
+    pub(crate) fn enable_deflate(
+        &mut self,
+        level: u32,
+        threshold: usize,
+        window_bits: u8,
+        no_context_takeover: bool,
+        release_idle: bool,
+    ) {
         self.compression = Some(Box::new(Compression {
             level,
             threshold,
             window_bits,
             no_context_takeover,
+            release: release_idle && no_context_takeover,
             deflater: None,
             scratch: Vec::new(),
         }));
@@ -215,6 +225,9 @@ impl SendSide {
             let mut scratch = core::mem::take(&mut c.scratch);
             scratch.clear();
             deflater.compress(payload, &mut scratch);
+            if c.release {
+                c.deflater = None;
+            }
             self.write_data(kind.opcode(), true, 0b100, &scratch);
             if let Some(c) = self.compression.as_mut() {
                 c.scratch = scratch;

@@ -96,8 +96,9 @@ fn threshold_and_opt_out() {
 fn rfc7692_bomb_fails_with_1009() {
     let mut server_config = with_deflate(DeflateConfig::default());
     server_config.max_message_size = 1 << 20;
-    let (mut c, mut s, _) =
-        deflate_pair(with_deflate(DeflateConfig { level: 9, ..DeflateConfig::default() }), server_config);
+    let mut level9 = DeflateConfig::default();
+    level9.level = 9;
+    let (mut c, mut s, _) = deflate_pair(with_deflate(level9), server_config);
     c.send_binary(&vec![0; 64 << 20]).unwrap();
     let wire = c.pending_output().len();
     assert!(wire < 200 << 10, "{wire} bytes");
@@ -164,16 +165,19 @@ fn rfc7692_7_2_3_1_hello_frame() {
 }
 
 fn config_strategy() -> impl Strategy<Value = DeflateConfig> {
-    (any::<bool>(), any::<bool>(), 8u8..=15, 8u8..=15, 0u32..=9).prop_map(|(snct, cnct, sbits, cbits, level)| {
-        DeflateConfig {
-            level,
-            threshold: 0,
-            server_no_context_takeover: snct,
-            client_no_context_takeover: cnct,
-            server_max_window_bits: sbits,
-            client_max_window_bits: cbits,
-        }
-    })
+    (any::<bool>(), any::<bool>(), 8u8..=15, 8u8..=15, 0u32..=9, any::<bool>()).prop_map(
+        |(snct, cnct, sbits, cbits, level, release)| {
+            let mut d = DeflateConfig::default();
+            d.level = level;
+            d.threshold = 0;
+            d.server_no_context_takeover = snct;
+            d.client_no_context_takeover = cnct;
+            d.server_max_window_bits = sbits;
+            d.client_max_window_bits = cbits;
+            d.release_idle_contexts = release;
+            d
+        },
+    )
 }
 
 proptest! {

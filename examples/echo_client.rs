@@ -2,11 +2,12 @@
 //! and closes cleanly.
 //!
 //! ```text
-//! cargo run --release --example echo_client -- ws://127.0.0.1:9001/ hello world
+//! cargo run --release --example echo_client -- [--deflate] ws://127.0.0.1:9001/ hello world
 //! ```
 //!
 //! Exits non-zero if the handshake fails, an echo differs, the closing
-//! handshake is not clean, or the whole exchange takes more than 30 s.
+//! handshake is not clean, or the whole exchange takes more than 30 s. With
+//! `--deflate`, permessage-deflate is offered and must be accepted.
 
 #[path = "support/blocking.rs"]
 mod blocking;
@@ -18,14 +19,18 @@ use std::time::{Duration, Instant};
 
 use wsmachine::{ClientRequest, CloseCode, Config, Connection, Event, State};
 
-fn run(url: &str, messages: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+fn run(url: &str, messages: &[String], deflate: bool) -> Result<(), Box<dyn std::error::Error>> {
     let request = ClientRequest::new(url)?;
     if request.is_secure() {
         return Err("wss:// needs TLS around the TCP stream, which this example does not do".into());
     }
     let mut stream = TcpStream::connect((request.host(), request.port()))?;
     stream.set_nodelay(true)?;
-    let mut ws = Connection::client(request, Config::default())?;
+    let mut config = Config::default();
+    if deflate {
+        config.deflate = Some(wsmachine::deflate::DeflateConfig::default());
+    }
+    let mut ws = Connection::client(request, config)?;
     let deadline = Instant::now() + Duration::from_secs(30);
     let (mut sent, mut echoed) = (false, 0);
     let mut failure: Option<String> = None;
@@ -35,7 +40,9 @@ fn run(url: &str, messages: &[String]) -> Result<(), Box<dyn std::error::Error>>
         }
         while let Some(event) = ws.poll_event() {
             match event {
-                Event::Open(_) => {}
+                Event::Open(open) if deflate && open.deflate().is_none() => {
+                    failure = Some("the server did not accept permessage-deflate".to_owned());
+                }
                 Event::Rejected(resp) => failure = Some(format!("server answered {} {}", resp.status(), resp.reason())),
                 Event::Text(text) => {
                     println!("{text}");
@@ -71,13 +78,18 @@ fn run(url: &str, messages: &[String]) -> Result<(), Box<dyn std::error::Error>>
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let deflate = args.first().is_some_and(|a| a == "--deflate");
+    if deflate {
+        args.remove(0);
+    }
+    let mut args = args.into_iter();
     let Some(url) = args.next() else {
-        eprintln!("usage: echo_client ws://host:port/path message...");
+        eprintln!("usage: echo_client [--deflate] ws://host:port/path message...");
         return ExitCode::from(2);
     };
     let messages: Vec<String> = args.collect();
-    match run(&url, &messages) {
+    match run(&url, &messages, deflate) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("echo_client: {e}");

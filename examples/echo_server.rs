@@ -1,11 +1,12 @@
 //! An echo server on blocking std I/O, a thread per connection.
 //!
 //! ```text
-//! cargo run --release --example echo_server -- 127.0.0.1:9001
+//! cargo run --release --example echo_server -- 127.0.0.1:9001 [--deflate]
 //! ```
 //!
 //! Every text message comes back as text, every binary message as binary,
 //! until the client closes. A heartbeat Ping goes out after 30 s of silence.
+//! With `--deflate`, offers of permessage-deflate are accepted.
 
 #[path = "support/blocking.rs"]
 mod blocking;
@@ -15,11 +16,14 @@ use std::time::Duration;
 
 use wsmachine::{Accept, Config, Connection, Event};
 
-fn serve(mut stream: TcpStream) -> std::io::Result<()> {
+fn serve(mut stream: TcpStream, deflate: bool) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let peer = stream.peer_addr()?;
     let mut config = Config::default();
     config.ping_interval = Some(Duration::from_secs(30));
+    if deflate {
+        config.deflate = Some(wsmachine::deflate::DeflateConfig::default());
+    }
     let mut ws = Connection::server(config);
     blocking::drive(&mut stream, &mut ws, |ws| {
         loop {
@@ -30,6 +34,10 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
                 Event::Request(req) => {
                     eprintln!("{peer}: GET {}", req.target());
                     true
+                }
+                Event::Open(open) => {
+                    eprintln!("{peer}: open, permessage-deflate: {:?}", open.deflate());
+                    false
                 }
                 // The payload is borrowed from the receive buffer and written
                 // straight into the output buffer: no intermediate copy.
@@ -58,13 +66,15 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
 }
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_owned());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let deflate = args.iter().any(|a| a == "--deflate");
+    let addr = args.iter().find(|a| !a.starts_with("--")).cloned().unwrap_or_else(|| "127.0.0.1:9001".to_owned());
     let listener = TcpListener::bind(&addr)?;
     eprintln!("echo server listening on ws://{}", listener.local_addr()?);
     for stream in listener.incoming() {
         let stream = stream?;
         std::thread::spawn(move || {
-            if let Err(e) = serve(stream) {
+            if let Err(e) = serve(stream, deflate) {
                 eprintln!("connection error: {e}");
             }
         });

@@ -6,8 +6,8 @@
     python3 tests/interop/python_peer.py server 127.0.0.1 9002
         an echo server for our echo_client; serves until killed.
 
-permessage-deflate is turned off: it is not implemented yet, and the
-`websockets` library offers it by default.
+Add `deflate` as the last argument to use permessage-deflate (the library's
+default offer); the client then checks the server accepted it.
 """
 
 import asyncio
@@ -19,8 +19,15 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
 
-async def client(url):
-    async with connect(url, compression=None, max_size=None) as ws:
+async def client(url, deflate):
+    compression = "deflate" if deflate else None
+    async with connect(url, compression=compression, max_size=None) as ws:
+        accepted = ws.response.headers.get("Sec-WebSocket-Extensions")
+        if deflate and not (accepted or "").startswith("permessage-deflate"):
+            raise SystemExit(f"permessage-deflate not accepted: {accepted!r}")
+        if not deflate and accepted:
+            raise SystemExit(f"unexpected extension: {accepted!r}")
+        print(f"python client: extensions {accepted!r}")
         for msg in ["hello", "κόσμε 😀", b"\x00\x01\xff", os.urandom(1 << 20), "x" * 70000, b""]:
             await ws.send(msg)
             echo = await asyncio.wait_for(ws.recv(), 10)
@@ -44,14 +51,16 @@ async def echo(ws):
         await ws.send(message)
 
 
-async def server(host, port):
-    async with serve(echo, host, int(port), compression=None, max_size=None):
+async def server(host, port, deflate):
+    compression = "deflate" if deflate else None
+    async with serve(echo, host, int(port), compression=compression, max_size=None):
         print(f"python echo server on ws://{host}:{port}/", flush=True)
         await asyncio.Future()
 
 
 if __name__ == "__main__":
+    deflate = sys.argv[-1] == "deflate"
     if sys.argv[1] == "client":
-        asyncio.run(asyncio.wait_for(client(sys.argv[2]), 60))
+        asyncio.run(asyncio.wait_for(client(sys.argv[2], deflate), 60))
     else:
-        asyncio.run(server(sys.argv[2], sys.argv[3]))
+        asyncio.run(server(sys.argv[2], sys.argv[3], deflate))

@@ -23,11 +23,28 @@ pub struct OutputChecker {
     close_sent: bool,
     /// Total bytes checked so far.
     pub total: usize,
+    /// permessage-deflate is on: an independent decompressor for our
+    /// compressed messages, and the compressed payload of the current one.
+    inflate: Option<(flate2::Decompress, Option<Vec<u8>>)>,
 }
 
 impl OutputChecker {
     pub fn new(role: Role) -> Self {
-        OutputChecker { role, buf: Vec::new(), message: None, utf8: Utf8Validator::new(), close_sent: false, total: 0 }
+        OutputChecker {
+            role,
+            buf: Vec::new(),
+            message: None,
+            utf8: Utf8Validator::new(),
+            close_sent: false,
+            total: 0,
+            inflate: None,
+        }
+    }
+
+    /// Our messages may be compressed (RFC 7692): RSV1 on a first frame.
+    pub fn with_deflate(mut self) -> Self {
+        self.inflate = Some((flate2::Decompress::new_with_window_bits(false, 15), None));
+        self
     }
 
     /// Checks the next piece of output; panics on any violation.
@@ -51,7 +68,9 @@ impl OutputChecker {
 
     fn check_frame(&mut self, h: &FrameHeader, payload: &mut [u8]) {
         assert!(!self.close_sent, "a frame after our Close");
-        assert_eq!(h.rsv, 0, "RSV bits without an extension");
+        let first_data = matches!(h.opcode, OpCode::Text | OpCode::Binary);
+        let rsv1_ok = self.inflate.is_some() && first_data;
+        assert!(h.rsv == 0 || (h.rsv == 0b100 && rsv1_ok), "RSV bits {:#05b} on {:?}", h.rsv, h.opcode);
         assert_eq!(h.mask.is_some(), self.role == Role::Client, "masked iff client");
         if let Some(key) = h.mask {
             apply_mask(payload, key, 0);
@@ -77,11 +96,47 @@ impl OutputChecker {
             (OpCode::Binary, None) => MessageKind::Binary,
             (op, m) => panic!("{op:?} frame while message is {m:?}"),
         };
-        if kind == MessageKind::Text {
-            if self.message.is_none() {
-                self.utf8.reset();
+        if self.message.is_none() {
+            self.utf8.reset();
+        }
+        let starts_compressed = h.rsv & 0b100 != 0;
+        let mut inflated = None;
+        if let Some((decompress, current)) = self.inflate.as_mut() {
+            if starts_compressed {
+                *current = Some(Vec::new());
             }
-            self.utf8.feed(payload).expect("text we send is UTF-8");
+            if let Some(data) = current.as_mut() {
+                data.extend_from_slice(payload);
+                if h.fin {
+                    let mut data = current.take().unwrap_or_default();
+                    data.extend_from_slice(&[0, 0, 0xff, 0xff]);
+                    let mut out = Vec::with_capacity(data.len() * 8 + 1024);
+                    loop {
+                        let before = decompress.total_in();
+                        decompress
+                            .decompress_vec(&data, &mut out, flate2::FlushDecompress::Sync)
+                            .expect("our compressed output is valid DEFLATE");
+                        data.drain(..(decompress.total_in() - before) as usize);
+                        if data.is_empty() && out.len() < out.capacity() {
+                            break;
+                        }
+                        out.reserve(out.capacity().max(1024));
+                    }
+                    inflated = Some(out);
+                }
+            }
+        }
+        let compressed_message = self.inflate.as_ref().is_some_and(|(_, c)| c.is_some()) || inflated.is_some();
+        if kind == MessageKind::Text {
+            match &inflated {
+                Some(text) => {
+                    self.utf8.feed(text).expect("text we send is UTF-8");
+                }
+                None if !compressed_message => {
+                    self.utf8.feed(payload).expect("text we send is UTF-8");
+                }
+                None => {}
+            }
             if h.fin {
                 self.utf8.finish().expect("text we send ends on a code point");
             }
@@ -234,11 +289,18 @@ pub enum Op {
     Advance(u64),
     /// Write up to this many bytes of output.
     Drain(u64),
+    /// A message from the peer, compressed by the peer's own compressor
+    /// (RFC 7692), in one frame or two (cut at `split`).
+    PeerCompressed {
+        text: bool,
+        split: u64,
+        data: Vec<u8>,
+    },
 }
 
 impl Op {
     pub fn read(r: &mut Reader<'_>) -> Result<Op> {
-        Ok(match r.int(0, 11)? {
+        Ok(match r.int(0, 12)? {
             0 => Op::Receive(r.bytes(2048)?.to_vec()),
             1 => Op::PeerFrame { b0: r.int(0, 255)? as u8, payload: r.bytes(300)?.to_vec(), key: r.key()? },
             2 => Op::Eof,
@@ -250,60 +312,67 @@ impl Op {
             8 => Op::Begin { text: r.bool()? },
             9 => Op::Fragment { fin: r.bool()?, data: r.bytes(256)?.to_vec() },
             10 => Op::Advance(r.int(0, 1500)?),
-            _ => Op::Drain(r.int(0, 4096)?),
+            11 => Op::Drain(r.int(0, 4096)?),
+            _ => Op::PeerCompressed { text: r.bool()?, split: r.int(0, 1024)?, data: r.bytes(1024)?.to_vec() },
         })
     }
 
     pub fn write(&self, w: &mut Writer) {
         match self {
             Op::Receive(b) => {
-                w.int(0, 0, 11);
+                w.int(0, 0, 12);
                 w.bytes(b, 2048);
             }
             Op::PeerFrame { b0, payload, key } => {
-                w.int(1, 0, 11);
+                w.int(1, 0, 12);
                 w.int(*b0 as u64, 0, 255);
                 w.bytes(payload, 300);
                 w.key(*key);
             }
-            Op::Eof => w.int(2, 0, 11),
+            Op::Eof => w.int(2, 0, 12),
             Op::Text(b) => {
-                w.int(3, 0, 11);
+                w.int(3, 0, 12);
                 w.bytes(b, 512);
             }
             Op::Binary(b) => {
-                w.int(4, 0, 11);
+                w.int(4, 0, 12);
                 w.bytes(b, 512);
             }
             Op::Ping(b) => {
-                w.int(5, 0, 11);
+                w.int(5, 0, 12);
                 w.bytes(b, 130);
             }
             Op::Pong(b) => {
-                w.int(6, 0, 11);
+                w.int(6, 0, 12);
                 w.bytes(b, 130);
             }
             Op::Close { code, reason } => {
-                w.int(7, 0, 11);
+                w.int(7, 0, 12);
                 w.int(*code as u64, 0, 65535);
                 w.bytes(reason, 130);
             }
             Op::Begin { text } => {
-                w.int(8, 0, 11);
+                w.int(8, 0, 12);
                 w.bool(*text);
             }
             Op::Fragment { fin, data } => {
-                w.int(9, 0, 11);
+                w.int(9, 0, 12);
                 w.bool(*fin);
                 w.bytes(data, 256);
             }
             Op::Advance(ms) => {
-                w.int(10, 0, 11);
+                w.int(10, 0, 12);
                 w.int(*ms, 0, 1500);
             }
             Op::Drain(n) => {
-                w.int(11, 0, 11);
+                w.int(11, 0, 12);
                 w.int(*n, 0, 4096);
+            }
+            Op::PeerCompressed { text, split, data } => {
+                w.int(12, 0, 12);
+                w.bool(*text);
+                w.int(*split, 0, 1024);
+                w.bytes(data, 1024);
             }
         }
     }
@@ -343,6 +412,73 @@ impl Script {
     }
 }
 
+/// The permessage-deflate agreement and policy for the `deflate` target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeflateSetup {
+    pub params: wsmachine::deflate::DeflateParams,
+    pub level: u32,
+    pub threshold: u64,
+    pub release: bool,
+}
+
+impl DeflateSetup {
+    pub fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(DeflateSetup {
+            params: wsmachine::deflate::DeflateParams {
+                server_no_context_takeover: r.bool()?,
+                client_no_context_takeover: r.bool()?,
+                server_max_window_bits: r.int(8, 15)? as u8,
+                client_max_window_bits: r.int(8, 15)? as u8,
+            },
+            level: r.int(0, 9)? as u32,
+            threshold: r.int(0, 64)?,
+            release: r.bool()?,
+        })
+    }
+
+    pub fn write(&self, w: &mut Writer) {
+        w.bool(self.params.server_no_context_takeover);
+        w.bool(self.params.client_no_context_takeover);
+        w.int(self.params.server_max_window_bits as u64, 8, 15);
+        w.int(self.params.client_max_window_bits as u64, 8, 15);
+        w.int(self.level as u64, 0, 9);
+        w.int(self.threshold, 0, 64);
+        w.bool(self.release);
+    }
+}
+
+/// The peer's compressor, for [`Op::PeerCompressed`].
+struct PeerCompressor {
+    inner: flate2::Compress,
+    reset: bool,
+}
+
+impl PeerCompressor {
+    /// A message compressed as RFC 7692 §7.2.1 says, trailer removed.
+    fn compress(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len() + 64);
+        let mut pos = 0;
+        loop {
+            let before = self.inner.total_in();
+            self.inner.compress_vec(&data[pos..], &mut out, flate2::FlushCompress::Sync).expect("compress");
+            pos += (self.inner.total_in() - before) as usize;
+            if pos == data.len() && out.len() < out.capacity() {
+                break;
+            }
+            out.reserve(out.capacity().max(64));
+        }
+        if out.ends_with(&[0, 0, 0xff, 0xff]) {
+            out.truncate(out.len() - 4);
+        } else {
+            out.push(0);
+        }
+        if self.reset {
+            self.inner.reset();
+        }
+        out
+    }
+}
+
 /// A frame as a peer of `role` would send it: masked towards a server.
 pub fn peer_frame(role: Role, b0: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
     let mask = (role == Role::Server).then_some(key);
@@ -366,12 +502,44 @@ pub fn peer_frame(role: Role, b0: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
 /// configured limits.
 pub fn run_script(data: &[u8], role: Role) {
     let Ok(script) = Script::read(data) else { return };
-    let config = script.config.config();
+    run(&script, None, role);
+}
+
+/// The `deflate` target: a parameter set, then a script, with
+/// permessage-deflate on.
+pub fn run_deflate_script(data: &[u8], role: Role) {
+    let mut r = Reader::new(data);
+    let Ok(setup) = DeflateSetup::read(&mut r) else { return };
+    let rest = &data[data.len() - r.0.len()..];
+    let Ok(script) = Script::read(rest) else { return };
+    run(&script, Some(&setup), role);
+}
+
+fn run(script: &Script, deflate: Option<&DeflateSetup>, role: Role) {
+    let mut config = script.config.config();
+    if let Some(d) = deflate {
+        let mut policy = wsmachine::deflate::DeflateConfig::default();
+        policy.level = d.level;
+        policy.threshold = d.threshold as usize;
+        policy.release_idle_contexts = d.release;
+        config.deflate = Some(policy);
+    }
     let random = wsmachine::random::SeededRandom::from_seed([1; 32]);
     let mut ws = Connection::established_with_random(role, config.clone(), random);
+    let mut out = OutputChecker::new(role);
+    let mut peer = None;
+    if let Some(d) = deflate {
+        ws.enable_deflate(d.params);
+        out = out.with_deflate();
+        let (bits, reset) = match role {
+            Role::Server => (d.params.client_max_window_bits, d.params.client_no_context_takeover),
+            Role::Client => (d.params.server_max_window_bits, d.params.server_no_context_takeover),
+        };
+        let inner = flate2::Compress::new_with_window_bits(flate2::Compression::new(6), false, bits.max(9));
+        peer = Some(PeerCompressor { inner, reset });
+    }
     let mut now = Instant::now();
     ws.handle_timeout(now);
-    let mut out = OutputChecker::new(role);
     let mut state = ws.state();
     let mut emitted_at_close: Option<usize> = None;
     let mut largest_chunk = 0;
@@ -380,7 +548,9 @@ pub fn run_script(data: &[u8], role: Role) {
     let mut queued_by_us = 0usize;
     let mut peak_queued = 0usize;
     let frames = |len: usize| len / config.fragment_size.unwrap_or(usize::MAX) + 2;
-    let cost = |len: usize| len + 14 * frames(len);
+    // A compressed message may be a little larger than its input.
+    let slack = if deflate.is_some() { 64 } else { 0 };
+    let cost = |len: usize| len + slack + len / 1000 + 14 * frames(len + slack + len / 1000);
     for op in &script.ops {
         match op {
             Op::Receive(b) => {
@@ -425,6 +595,23 @@ pub fn run_script(data: &[u8], role: Role) {
             Op::Advance(ms) => {
                 now += Duration::from_millis(*ms);
                 ws.handle_timeout(now);
+            }
+            Op::PeerCompressed { text, split, data } => {
+                let payload = match peer.as_mut() {
+                    Some(p) => p.compress(data),
+                    None => data.clone(),
+                };
+                let split = (*split as usize).min(payload.len());
+                let op = if *text { 0x1 } else { 0x2 };
+                let mut frames = Vec::new();
+                if split == 0 || split == payload.len() {
+                    frames.extend(peer_frame(role, 0xc0 | op, &payload, [7, 7, 7, 7]));
+                } else {
+                    frames.extend(peer_frame(role, 0x40 | op, &payload[..split], [1, 2, 3, 4]));
+                    frames.extend(peer_frame(role, 0x80, &payload[split..], [5, 6, 7, 8]));
+                }
+                largest_chunk = largest_chunk.max(frames.len());
+                ws.receive(&frames);
             }
             Op::Drain(n) => {
                 let n = (*n as usize).min(ws.pending_output().len());
@@ -511,6 +698,7 @@ mod tests {
                 Op::Fragment { fin: true, data: vec![7; 256] },
                 Op::Advance(1500),
                 Op::Drain(4096),
+                Op::PeerCompressed { text: true, split: 3, data: b"compressed".to_vec() },
             ],
         };
         assert_eq!(Script::read(&script.write()).unwrap(), script);

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use wsmachine::random::SeededRandom;
 use wsmachine::{Accept, ClientRequest, CloseCode, Config, Connection, MessageKind, Role};
-use wsmachine_fuzz::{FuzzConfig, Op, Script};
+use wsmachine_fuzz::{DeflateSetup, FuzzConfig, Op, Script, Writer};
 
 fn write(target: &str, name: &str, data: &[u8]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
@@ -130,6 +130,41 @@ fn main() {
             Op::Drain(4096),
         ];
         write(target, "fragments-timers", &script(ops, false));
+    }
+
+    // deflate: role byte, parameter set, script with compressed traffic both ways.
+    for (role, name) in [(0u8, "server"), (1u8, "client")] {
+        for (k, (takeover, bits)) in [(true, 15u8), (false, 9), (true, 8)].into_iter().enumerate() {
+            let setup = DeflateSetup {
+                params: wsmachine::deflate::DeflateParams {
+                    server_no_context_takeover: !takeover,
+                    client_no_context_takeover: !takeover,
+                    server_max_window_bits: bits,
+                    client_max_window_bits: bits,
+                },
+                level: 1,
+                threshold: 8,
+                release: k == 1,
+            };
+            let mut w = Writer::default();
+            setup.write(&mut w);
+            let ops = vec![
+                Op::PeerCompressed {
+                    text: true, split: 0, data: "Hello, compressed κόσμε ".repeat(8).into_bytes()
+                },
+                Op::PeerCompressed { text: false, split: 5, data: vec![7; 300] },
+                Op::Text(b"reply reply reply reply reply".to_vec()),
+                Op::Binary(vec![1; 200]),
+                Op::Drain(4096),
+                Op::PeerCompressed { text: true, split: 2, data: b"again again again".to_vec() },
+                Op::Close { code: 1000, reason: b"bye".to_vec() },
+                Op::Drain(4096),
+            ];
+            let mut data = vec![role];
+            data.extend(w.0);
+            data.extend(script(ops, false));
+            write("deflate", &format!("{name}-{k}"), &data);
+        }
     }
 
     // utf8_stream: cut count, cuts, text.

@@ -58,6 +58,9 @@ pub struct Config {
     /// A message of any size is then received without buffering it:
     /// `max_frame_size` and `max_message_size` do not apply, and text is still
     /// validated as UTF-8 incrementally (a fragment may end inside a code point).
+    /// For a compressed message (permessage-deflate), what one piece of
+    /// payload inflates to is bounded by `max_message_size`, so a compression
+    /// bomb still cannot allocate beyond it.
     pub streaming: bool,
     /// Time allowed for the opening handshake, from the first
     /// [`handle_timeout`](crate::Connection::handle_timeout) call until the

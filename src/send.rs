@@ -291,7 +291,8 @@ pub struct Sender<'a> {
 impl Sender<'_> {
     /// Sends a text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.send(MessageKind::Text, text.as_bytes())
+        // A `&str` is UTF-8 already: no check needed.
+        self.send_checked(MessageKind::Text, text.as_bytes(), true)
     }
 
     /// Sends a binary message.
@@ -315,12 +316,17 @@ impl Sender<'_> {
     }
 
     fn send_message(&mut self, kind: MessageKind, payload: &[u8], compress: bool) -> Result<(), SendError> {
+        if kind == MessageKind::Text && core::str::from_utf8(payload).is_err() {
+            return Err(SendError::InvalidUtf8);
+        }
+        self.send_checked(kind, payload, compress)
+    }
+
+    /// Sends a message whose text, if it is text, is known to be UTF-8.
+    fn send_checked(&mut self, kind: MessageKind, payload: &[u8], compress: bool) -> Result<(), SendError> {
         self.side.check_open()?;
         if self.side.stream.is_some() {
             return Err(SendError::MessageInProgress);
-        }
-        if kind == MessageKind::Text && core::str::from_utf8(payload).is_err() {
-            return Err(SendError::InvalidUtf8);
         }
         self.side.write_message(kind, payload, compress);
         Ok(())

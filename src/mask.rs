@@ -4,7 +4,7 @@
 //! byte `i % 4` of a 32-bit key chosen per frame. Unmasking is the same
 //! operation. This is the innermost loop of the receive path of a server, so it
 //! works a machine word at a time (and lets the compiler vectorize the loop)
-//! instead of a byte at a time, without any `unsafe`.
+//! instead of a byte at a time, in safe Rust.
 
 /// XORs `buf` in place with `key`, where `buf[0]` is byte number `offset` of
 /// the masked payload.

@@ -8,6 +8,16 @@ use wsmachine::deflate::{DeflateConfig, DeflateParams};
 use wsmachine::frame::OpCode;
 use wsmachine::{Accept, ClientRequest, Config, Connection, Event, MessageKind, ProtocolError};
 
+/// The default agreement: 15-bit windows, context takeover both ways.
+fn full_windows() -> DeflateParams {
+    DeflateParams {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    }
+}
+
 fn with_deflate(d: DeflateConfig) -> Config {
     let mut c = Config::default();
     c.deflate = Some(d);
@@ -39,15 +49,7 @@ fn deflate_pair(client: Config, server: Config) -> (Connection, Connection, Opti
 #[test]
 fn rfc7692_7_1_negotiated_and_visible() {
     let (_, _, params) = deflate_pair(with_deflate(DeflateConfig::default()), with_deflate(DeflateConfig::default()));
-    assert_eq!(
-        params,
-        Some(DeflateParams {
-            server_no_context_takeover: false,
-            client_no_context_takeover: false,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15
-        })
-    );
+    assert_eq!(params, Some(full_windows()));
     // Not configured on one side: not negotiated.
     let (_, _, params) = deflate_pair(Config::default(), with_deflate(DeflateConfig::default()));
     assert_eq!(params, None);
@@ -116,12 +118,7 @@ fn rfc7692_bomb_fails_with_1009() {
 fn rfc7692_6_1_rsv1_misplaced_fails() {
     for bytes in [[client_frame(0x01, b"a"), client_frame(0xc0, b"b")].concat(), client_frame(0xc9, b"")] {
         let mut s = open_server(Config::default());
-        s.enable_deflate(DeflateParams {
-            server_no_context_takeover: false,
-            client_no_context_takeover: false,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15,
-        });
+        s.enable_deflate(full_windows());
         s.receive(&bytes);
         assert!(matches!(
             events(&mut s).last(),

@@ -135,12 +135,7 @@ fn rfc7692_6_1_rsv1_misplaced_fails() {
 #[test]
 fn corrupt_compressed_data_fails() {
     let mut s = open_server(Config::default());
-    s.enable_deflate(DeflateParams {
-        server_no_context_takeover: false,
-        client_no_context_takeover: false,
-        server_max_window_bits: 15,
-        client_max_window_bits: 15,
-    });
+    s.enable_deflate(full_windows());
     s.receive(&client_frame(0xc2, &[0xff; 20]));
     assert_eq!(events(&mut s), [failed(ProtocolError::InvalidCompressedData)]);
 }
@@ -149,12 +144,7 @@ fn corrupt_compressed_data_fails() {
 #[test]
 fn rfc7692_7_2_3_1_hello_frame() {
     let mut s = open_server(Config::default());
-    s.enable_deflate(DeflateParams {
-        server_no_context_takeover: false,
-        client_no_context_takeover: false,
-        server_max_window_bits: 15,
-        client_max_window_bits: 15,
-    });
+    s.enable_deflate(full_windows());
     let mut bytes = client_frame(0x41, &[0xf2, 0x48, 0xcd]);
     bytes.extend(client_frame(0x80, &[0xc9, 0xc9, 0x07, 0x00]));
     s.receive(&bytes);

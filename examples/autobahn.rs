@@ -60,11 +60,14 @@ fn run_one(driver: &mut Driver<Echo>, addr: SocketAddr, base: &str, path: &str) 
     let url = format!("{base}{path}");
     let request = ClientRequest::new(&url).map_err(|e| format!("{url}: {e}"))?;
     let ws = Connection::client(request, config()).map_err(|e| e.to_string())?;
-    driver.connect(addr, ws).map_err(|e| format!("connect {addr}: {e}"))?;
+    let id = driver.connect(addr, ws).map_err(|e| format!("connect {addr}: {e}"))?;
     let deadline = Instant::now() + Duration::from_secs(300);
     while !driver.is_empty() {
         if Instant::now() > deadline {
-            return Err(format!("{url}: still open after 300 s"));
+            let state =
+                driver.connection(id).map(|ws| format!("{:?}, {} bytes unwritten", ws.state(), ws.buffered_amount()));
+            driver.remove(id);
+            return Err(format!("{url}: transport still open after 300 s ({})", state.unwrap_or_default()));
         }
         driver.turn(Some(Duration::from_secs(1))).map_err(|e| e.to_string())?;
     }
@@ -85,15 +88,25 @@ fn client(base: &str) -> Result<(), String> {
         .and_then(|t| t.trim().parse().ok())
         .ok_or("no case count from the fuzzing server")?;
     eprintln!("running {count} cases");
+    // A case that goes wrong is logged and the run goes on, so that one
+    // report shows every problem; the harness still fails at the end.
+    let mut failed = Vec::new();
+    let mut slowest = (Duration::ZERO, 0);
     for case in 1..=count {
-        run_one(&mut driver, addr, base, &format!("/runCase?case={case}&agent={AGENT}"))?;
+        let started = Instant::now();
+        if let Err(e) = run_one(&mut driver, addr, base, &format!("/runCase?case={case}&agent={AGENT}")) {
+            eprintln!("  case {case}: {e}");
+            failed.push(case);
+        }
+        slowest = slowest.max((started.elapsed(), case));
         if case % 50 == 0 {
             eprintln!("  {case}/{count}");
         }
     }
+    eprintln!("slowest case: {} ({:.1} s)", slowest.1, slowest.0.as_secs_f64());
     run_one(&mut driver, addr, base, &format!("/updateReports?agent={AGENT}"))?;
     eprintln!("reports updated");
-    Ok(())
+    if failed.is_empty() { Ok(()) } else { Err(format!("{} case(s) went wrong: {failed:?}", failed.len())) }
 }
 
 fn server(addr: &str) -> Result<(), String> {

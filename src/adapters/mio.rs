@@ -162,6 +162,15 @@ impl<H: Handler> Driver<H> {
         self.conns.get_mut(&id).map(|e| &mut e.ws)
     }
 
+    /// Drops a connection and its socket at once, without waiting for
+    /// anything (to evict a client, or give up on a stuck peer). The handler
+    /// is not called; the connection is returned as it was.
+    pub fn remove(&mut self, id: Token) -> Option<Connection> {
+        let mut entry = self.conns.remove(&id)?;
+        let _ = self.poll.registry().deregister(&mut entry.stream);
+        Some(entry.ws)
+    }
+
     /// Writes what a connection has pending (after sending from outside the handler).
     pub fn flush(&mut self, id: Token) {
         self.service(id);

@@ -173,3 +173,30 @@ fn peer_that_never_reads_is_held_back() {
     }
     assert!(written < limit, "the server kept reading {written} bytes from a peer that never reads");
 }
+
+/// `Driver::remove` gives up on a connection at once: the driver forgets it,
+/// hands back the connection as it was, and the peer sees the socket close.
+#[test]
+fn remove_drops_a_stuck_connection() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut driver = Driver::new(Echo).unwrap();
+    let ws = Connection::client(ClientRequest::new(&format!("ws://{addr}/")).unwrap(), Config::default()).unwrap();
+    let id = driver.connect(addr, ws).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // The request arrives; the peer never answers it.
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.ends_with(b"\r\n\r\n") {
+        driver.turn(Some(Duration::from_millis(10))).unwrap();
+        let n = peer.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the request was complete");
+        head.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(driver.len(), 1);
+    let ws = driver.remove(id).expect("the connection");
+    assert_eq!(ws.state(), State::Connecting);
+    assert!(driver.is_empty() && driver.connection(id).is_none() && driver.remove(id).is_none());
+    assert_eq!(peer.read(&mut buf).unwrap(), 0, "the socket is closed");
+}

@@ -24,6 +24,7 @@
 //! the baseline in the same run.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
@@ -246,5 +247,9 @@ fn decompress(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, compress, decompress);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    targets = compress, decompress
+}
 criterion_main!(benches);

@@ -1,0 +1,295 @@
+//! The send path: messages in, frames out, for wsmachine, the peer crates
+//! and a minimal encoder, in the same run.
+//!
+//! ```text
+//! cargo bench --manifest-path benches/Cargo.toml --bench send
+//! ```
+//!
+//! `send/<role>-<kind>/<sender>/<size>`: a run of identical single-frame
+//! messages (about 1 MiB, 4 to 4096 messages) is encoded; `server-*` frames
+//! are unmasked, `client-*` frames masked with a fresh random key each. The
+//! bytes go to an in-memory transport that counts and drops them
+//! (`wire.rs`).
+//!
+//! - `wsmachine`: `send_binary`/`send_text` into the output buffer, which is
+//!   written out (counted) and advanced whenever 128 KiB are pending and at
+//!   the end of the run (an adapter writes once per wakeup).
+//! - `tungstenite`: `WebSocket::write` of a `Message` whose payload is a
+//!   shared `Bytes` (no copy to build it), `flush` at the end.
+//! - `fastwebsockets`: `write_frame` of a frame borrowing the payload (it
+//!   writes header and payload with one vectored write per frame).
+//! - `tokio-websockets`: `SinkExt::feed` of a `Message` over shared `Bytes`,
+//!   `flush` at the end.
+//! - `baseline`: header and payload copied into a `Vec` (masked for a
+//!   client, with [`wsmachine::mask::apply_mask`] and a key from a counter),
+//!   drained like wsmachine's: the least an encoder with an output buffer does.
+//!
+//! `send/broadcast/<sender>/<size>` sends one message to 1,000 server
+//! connections: wsmachine encodes a `PreparedMessage` once and copies it to
+//! each; the peers send the same (shared) message on each connection; the
+//! baseline copies one pre-encoded frame into 1,000 buffers.
+//!
+//! Throughput is in messages.
+
+#[path = "wire.rs"]
+mod wire;
+
+use std::hint::black_box;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::SinkExt;
+use wire::{Kind, SIZES, Wire, encode_frame, payload, run_length, runtime};
+use wsmachine::mask::apply_mask;
+use wsmachine::{Config, Connection, PreparedMessage, Role};
+
+/// wsmachine's output is written out once this much is pending.
+const DRAIN_AT: usize = 128 << 10;
+
+fn drain(ws: &mut Connection, written: &mut usize) {
+    let n = ws.pending_output().len();
+    *written += black_box(ws.pending_output()).len();
+    ws.advance_output(n);
+}
+
+/// The minimal encoder: one frame into `out`.
+fn baseline_frame(kind: Kind, payload: &[u8], key: Option<[u8; 4]>, out: &mut Vec<u8>) {
+    out.push(if kind == Kind::Text { 0x81 } else { 0x82 });
+    let mask_bit = if key.is_some() { 0x80 } else { 0 };
+    let len = payload.len();
+    if len < 126 {
+        out.push(mask_bit | len as u8);
+    } else if len <= 0xffff {
+        out.push(mask_bit | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(mask_bit | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    let start = out.len();
+    match key {
+        Some(k) => {
+            out.extend_from_slice(&k);
+            out.extend_from_slice(payload);
+            apply_mask(&mut out[start + 4..], k, 0);
+        }
+        None => out.extend_from_slice(payload),
+    }
+}
+
+fn send(c: &mut Criterion) {
+    let rt = runtime();
+    let empty = Rc::new(vec![0u8; 1]);
+    for role in [Role::Server, Role::Client] {
+        let masked = role == Role::Client;
+        let role_name = if masked { "client" } else { "server" };
+        for kind in Kind::ALL {
+            let mut group = c.benchmark_group(format!("send/{role_name}-{}", kind.name()));
+            for size in SIZES {
+                let n = run_length(size);
+                let data = payload(kind, size);
+                let text = std::str::from_utf8(&data).unwrap_or("");
+                group.throughput(Throughput::Elements(n as u64));
+
+                let mut ws = Connection::established(role, Config::default()).expect("OS randomness");
+                let mut written = 0usize;
+                group.bench_function(BenchmarkId::new("wsmachine", size), |b| {
+                    b.iter(|| {
+                        for _ in 0..n {
+                            match kind {
+                                Kind::Binary => ws.send_binary(&data).expect("open"),
+                                Kind::Text => ws.send_text(text).expect("open"),
+                            }
+                            if ws.pending_output().len() >= DRAIN_AT {
+                                drain(&mut ws, &mut written);
+                            }
+                        }
+                        drain(&mut ws, &mut written);
+                    })
+                });
+                assert!(written > 0);
+
+                let shared = Bytes::from(data.clone());
+                let tg_role =
+                    if masked { tungstenite::protocol::Role::Client } else { tungstenite::protocol::Role::Server };
+                let mut tg = tungstenite::WebSocket::from_raw_socket(Wire::new(empty.clone()), tg_role, None);
+                let tg_text = tungstenite::Utf8Bytes::try_from(shared.clone()).ok();
+                group.bench_function(BenchmarkId::new("tungstenite", size), |b| {
+                    b.iter(|| {
+                        for _ in 0..n {
+                            let m = match kind {
+                                Kind::Binary => tungstenite::Message::Binary(shared.clone()),
+                                Kind::Text => tungstenite::Message::Text(tg_text.clone().expect("text")),
+                            };
+                            tg.write(m).expect("tungstenite write");
+                        }
+                        tg.flush().expect("tungstenite flush");
+                    })
+                });
+                assert!(tg.get_ref().written > 0);
+
+                let fw_role = if masked { fastwebsockets::Role::Client } else { fastwebsockets::Role::Server };
+                let mut fw = fastwebsockets::WebSocket::after_handshake(Wire::new(empty.clone()), fw_role);
+                // A client's frames are masked in place: a scratch copy to lend.
+                let mut scratch = data.clone();
+                group.bench_function(BenchmarkId::new("fastwebsockets", size), |b| {
+                    b.iter(|| {
+                        rt.block_on(async {
+                            for _ in 0..n {
+                                let payload = if masked {
+                                    fastwebsockets::Payload::BorrowedMut(&mut scratch)
+                                } else {
+                                    fastwebsockets::Payload::Borrowed(&data)
+                                };
+                                let frame = match kind {
+                                    Kind::Binary => fastwebsockets::Frame::binary(payload),
+                                    Kind::Text => fastwebsockets::Frame::text(payload),
+                                };
+                                fw.write_frame(frame).await.expect("fastwebsockets write");
+                            }
+                            fw.flush().await.expect("fastwebsockets flush");
+                        })
+                    })
+                });
+
+                let wire_tw = Wire::new(empty.clone());
+                let mut tw = if masked {
+                    tokio_websockets::ClientBuilder::new().take_over(wire_tw)
+                } else {
+                    tokio_websockets::ServerBuilder::new().serve(wire_tw)
+                };
+                group.bench_function(BenchmarkId::new("tokio-websockets", size), |b| {
+                    b.iter(|| {
+                        rt.block_on(async {
+                            for _ in 0..n {
+                                let m = match kind {
+                                    Kind::Binary => tokio_websockets::Message::binary(shared.clone()),
+                                    Kind::Text => tokio_websockets::Message::text(shared.clone()),
+                                };
+                                tw.feed(m).await.expect("tokio-websockets feed");
+                            }
+                            tw.flush().await.expect("tokio-websockets flush");
+                        })
+                    })
+                });
+                assert!(tw.get_ref().written > 0);
+
+                let mut out = Vec::new();
+                let mut counter = 0u32;
+                let mut written = 0usize;
+                group.bench_function(BenchmarkId::new("baseline", size), |b| {
+                    b.iter(|| {
+                        for _ in 0..n {
+                            counter = counter.wrapping_add(0x9e37_79b9);
+                            let key = masked.then(|| counter.to_ne_bytes());
+                            baseline_frame(kind, &data, key, &mut out);
+                            if out.len() >= DRAIN_AT {
+                                written += black_box(&out).len();
+                                out.clear();
+                            }
+                        }
+                        written += black_box(&out).len();
+                        out.clear();
+                    })
+                });
+                assert!(written > 0);
+            }
+            group.finish();
+        }
+    }
+}
+
+/// One message to 1,000 server connections.
+fn broadcast(c: &mut Criterion) {
+    const CONNECTIONS: usize = 1000;
+    let rt = runtime();
+    let empty = Rc::new(vec![0u8; 1]);
+    let mut group = c.benchmark_group("send/broadcast");
+    group.throughput(Throughput::Elements(CONNECTIONS as u64));
+    for size in [125, 16 << 10] {
+        let data = payload(Kind::Binary, size);
+        let shared = Bytes::from(data.clone());
+
+        let mut conns: Vec<Connection> = (0..CONNECTIONS)
+            .map(|_| Connection::established(Role::Server, Config::default()).expect("OS randomness"))
+            .collect();
+        group.bench_function(BenchmarkId::new("wsmachine", size), |b| {
+            b.iter(|| {
+                let prepared = PreparedMessage::binary(&data);
+                for ws in &mut conns {
+                    ws.send_prepared(&prepared).expect("open");
+                    let n = black_box(ws.pending_output()).len();
+                    ws.advance_output(n);
+                }
+            })
+        });
+
+        let mut tgs: Vec<_> = (0..CONNECTIONS)
+            .map(|_| {
+                tungstenite::WebSocket::from_raw_socket(
+                    Wire::new(empty.clone()),
+                    tungstenite::protocol::Role::Server,
+                    None,
+                )
+            })
+            .collect();
+        group.bench_function(BenchmarkId::new("tungstenite", size), |b| {
+            b.iter(|| {
+                let m = tungstenite::Message::Binary(shared.clone());
+                for tg in &mut tgs {
+                    tg.send(m.clone()).expect("tungstenite send");
+                }
+            })
+        });
+
+        let mut fws: Vec<_> = (0..CONNECTIONS)
+            .map(|_| fastwebsockets::WebSocket::after_handshake(Wire::new(empty.clone()), fastwebsockets::Role::Server))
+            .collect();
+        group.bench_function(BenchmarkId::new("fastwebsockets", size), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    for fw in &mut fws {
+                        let frame = fastwebsockets::Frame::binary(fastwebsockets::Payload::Borrowed(&data));
+                        fw.write_frame(frame).await.expect("fastwebsockets write");
+                    }
+                })
+            })
+        });
+
+        let mut tws: Vec<_> =
+            (0..CONNECTIONS).map(|_| tokio_websockets::ServerBuilder::new().serve(Wire::new(empty.clone()))).collect();
+        group.bench_function(BenchmarkId::new("tokio-websockets", size), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let m = tokio_websockets::Message::binary(shared.clone());
+                    for tw in &mut tws {
+                        tw.send(m.clone()).await.expect("tokio-websockets send");
+                    }
+                })
+            })
+        });
+
+        let mut frame = Vec::new();
+        encode_frame(Kind::Binary, &data, false, &mut frame);
+        let mut outs: Vec<Vec<u8>> = vec![Vec::new(); CONNECTIONS];
+        group.bench_function(BenchmarkId::new("baseline", size), |b| {
+            b.iter(|| {
+                for out in &mut outs {
+                    out.extend_from_slice(&frame);
+                    black_box(&*out);
+                    out.clear();
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(1));
+    targets = send, broadcast
+}
+criterion_main!(benches);

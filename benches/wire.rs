@@ -1,0 +1,203 @@
+//! What the receive and send benchmarks share: payloads, frames encoded by
+//! hand (independently of the crates measured), and an in-memory transport
+//! that the blocking and async peers read from and write to.
+
+// Included by several benchmarks, each using a part of it.
+#![allow(dead_code)]
+
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+/// Message sizes the issue asks for.
+pub const SIZES: [usize; 5] = [16, 125, 1 << 10, 16 << 10, 1 << 20];
+
+/// The most a transport read returns, as a socket read into a 64 KiB buffer.
+pub const READ_SIZE: usize = 64 << 10;
+
+/// A fixed masking key (the RFC's example).
+pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// Messages per iteration: about 1 MiB of payload, at least 4, at most 4096.
+pub fn run_length(size: usize) -> usize {
+    ((1 << 20) / size).clamp(4, 4096)
+}
+
+/// Whether the messages are text (UTF-8 checked by every receiver) or binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Opcode 1.
+    Text,
+    /// Opcode 2.
+    Binary,
+}
+
+impl Kind {
+    /// Both kinds, for the benchmark loops.
+    pub const ALL: [Kind; 2] = [Kind::Binary, Kind::Text];
+
+    /// The name in benchmark ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Binary => "binary",
+        }
+    }
+}
+
+/// A payload of exactly `size` bytes: for text, valid UTF-8 that is mostly
+/// ASCII with some two-, three- and four-byte characters (a chat message);
+/// for binary, arbitrary bytes.
+pub fn payload(kind: Kind, size: usize) -> Vec<u8> {
+    match kind {
+        Kind::Binary => (0..size).map(|i| (i * 131 + 17) as u8).collect(),
+        Kind::Text => {
+            let sample = "{\"user\":\"zoë\",\"text\":\"see you at the café ☕ — 안녕 🙂\",\"seq\":42} ";
+            let mut s = String::with_capacity(size);
+            for c in sample.chars().cycle() {
+                if s.len() + c.len_utf8() > size {
+                    break;
+                }
+                s.push(c);
+            }
+            while s.len() < size {
+                s.push(' ');
+            }
+            s.into_bytes()
+        }
+    }
+}
+
+/// Appends one unfragmented frame; masked with [`KEY`] when `masked` (a
+/// client's frame).
+pub fn encode_frame(kind: Kind, payload: &[u8], masked: bool, out: &mut Vec<u8>) {
+    out.push(match kind {
+        Kind::Text => 0x81,
+        Kind::Binary => 0x82,
+    });
+    let mask_bit = if masked { 0x80 } else { 0 };
+    let len = payload.len();
+    if len < 126 {
+        out.push(mask_bit | len as u8);
+    } else if len <= 0xffff {
+        out.push(mask_bit | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(mask_bit | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    if masked {
+        out.extend_from_slice(&KEY);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i & 3]));
+    } else {
+        out.extend_from_slice(payload);
+    }
+}
+
+/// `count` frames of one message each.
+pub fn encode_run(kind: Kind, size: usize, count: usize, masked: bool) -> Vec<u8> {
+    let p = payload(kind, size);
+    let mut wire = Vec::with_capacity(count * (size + 14));
+    for _ in 0..count {
+        encode_frame(kind, &p, masked, &mut wire);
+    }
+    wire
+}
+
+/// An in-memory transport: reads return `input` over and over, cut at its
+/// end and at [`READ_SIZE`] bytes; writes are counted and dropped. A
+/// benchmark iteration reads exactly one pass of the input, so each starts
+/// where the last ended, and no reader ever waits.
+pub struct Wire {
+    input: Rc<Vec<u8>>,
+    pos: usize,
+    /// Bytes written so far.
+    pub written: usize,
+}
+
+impl Wire {
+    /// A transport that delivers `input` again and again.
+    pub fn new(input: Rc<Vec<u8>>) -> Self {
+        Wire { input, pos: 0, written: 0 }
+    }
+
+    fn read_into(&mut self, buf: &mut [u8]) -> usize {
+        if self.pos == self.input.len() {
+            self.pos = 0;
+        }
+        let n = buf.len().min(READ_SIZE).min(self.input.len() - self.pos);
+        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        n
+    }
+}
+
+impl io::Read for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.read_into(buf))
+    }
+}
+
+impl io::Write for Wire {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.written += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl tokio::io::AsyncRead for Wire {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        // Straight into the reader's (possibly uninitialized) buffer, no zeroing.
+        let this = self.get_mut();
+        if this.pos == this.input.len() {
+            this.pos = 0;
+        }
+        let n = buf.remaining().min(READ_SIZE).min(this.input.len() - this.pos);
+        buf.put_slice(&this.input[this.pos..this.pos + n]);
+        this.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Wire {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.get_mut().written += buf.len();
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let n = bufs.iter().map(|b| b.len()).sum();
+        self.get_mut().written += n;
+        Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A single-threaded tokio runtime for the async peers.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().build().expect("runtime")
+}

@@ -8,11 +8,11 @@
 //! `send/<role>-<kind>/<sender>/<size>`: a run of identical single-frame
 //! messages (about 1 MiB, 4 to 4096 messages) is encoded; `server-*` frames
 //! are unmasked, `client-*` frames masked with a fresh random key each. The
-//! bytes go to an in-memory transport that counts and drops them
-//! (`wire.rs`).
+//! bytes go to an in-memory transport that copies them into a ring buffer,
+//! as a kernel copies a socket write (`wire.rs`).
 //!
 //! - `wsmachine`: `send_binary`/`send_text` into the output buffer, which is
-//!   written out (counted) and advanced whenever 128 KiB are pending and at
+//!   written to the same kind of sink and advanced whenever 128 KiB are pending and at
 //!   the end of the run (an adapter writes once per wakeup).
 //! - `tungstenite`: `WebSocket::write` of a `Message` whose payload is a
 //!   shared `Bytes` (no copy to build it), `flush` at the end.
@@ -27,30 +27,29 @@
 //! `send/broadcast/<sender>/<size>` sends one message to 1,000 server
 //! connections: wsmachine encodes a `PreparedMessage` once and copies it to
 //! each; the peers send the same (shared) message on each connection; the
-//! baseline copies one pre-encoded frame into 1,000 buffers.
+//! baseline copies one pre-encoded frame into 1,000 buffers, each then
+//! written to the sink.
 //!
 //! Throughput is in messages.
 
 #[path = "wire.rs"]
 mod wire;
 
-use std::hint::black_box;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::SinkExt;
-use wire::{Kind, SIZES, Wire, encode_frame, payload, run_length, runtime};
+use wire::{Kind, SIZES, Sink, Wire, encode_frame, payload, run_length, runtime};
 use wsmachine::mask::apply_mask;
 use wsmachine::{Config, Connection, PreparedMessage, Role};
 
 /// wsmachine's output is written out once this much is pending.
 const DRAIN_AT: usize = 128 << 10;
 
-fn drain(ws: &mut Connection, written: &mut usize) {
-    let n = ws.pending_output().len();
-    *written += black_box(ws.pending_output()).len();
+fn drain(ws: &mut Connection, sink: &mut Sink) {
+    let n = sink.write(ws.pending_output());
     ws.advance_output(n);
 }
 
@@ -94,7 +93,7 @@ fn send(c: &mut Criterion) {
                 group.throughput(Throughput::Elements(n as u64));
 
                 let mut ws = Connection::established(role, Config::default()).expect("OS randomness");
-                let mut written = 0usize;
+                let mut sink = Sink::default();
                 group.bench_function(BenchmarkId::new("wsmachine", size), |b| {
                     b.iter(|| {
                         for _ in 0..n {
@@ -103,13 +102,13 @@ fn send(c: &mut Criterion) {
                                 Kind::Text => ws.send_text(text).expect("open"),
                             }
                             if ws.pending_output().len() >= DRAIN_AT {
-                                drain(&mut ws, &mut written);
+                                drain(&mut ws, &mut sink);
                             }
                         }
-                        drain(&mut ws, &mut written);
+                        drain(&mut ws, &mut sink);
                     })
                 });
-                assert!(written > 0);
+                assert!(sink.written > 0);
 
                 let shared = Bytes::from(data.clone());
                 let tg_role =
@@ -128,7 +127,7 @@ fn send(c: &mut Criterion) {
                         tg.flush().expect("tungstenite flush");
                     })
                 });
-                assert!(tg.get_ref().written > 0);
+                assert!(tg.get_ref().sink.written > 0);
 
                 let fw_role = if masked { fastwebsockets::Role::Client } else { fastwebsockets::Role::Server };
                 let mut fw = fastwebsockets::WebSocket::after_handshake(Wire::new(empty.clone()), fw_role);
@@ -174,11 +173,11 @@ fn send(c: &mut Criterion) {
                         })
                     })
                 });
-                assert!(tw.get_ref().written > 0);
+                assert!(tw.get_ref().sink.written > 0);
 
                 let mut out = Vec::new();
                 let mut counter = 0u32;
-                let mut written = 0usize;
+                let mut sink = Sink::default();
                 group.bench_function(BenchmarkId::new("baseline", size), |b| {
                     b.iter(|| {
                         for _ in 0..n {
@@ -186,15 +185,15 @@ fn send(c: &mut Criterion) {
                             let key = masked.then(|| counter.to_ne_bytes());
                             baseline_frame(kind, &data, key, &mut out);
                             if out.len() >= DRAIN_AT {
-                                written += black_box(&out).len();
+                                sink.write(&out);
                                 out.clear();
                             }
                         }
-                        written += black_box(&out).len();
+                        sink.write(&out);
                         out.clear();
                     })
                 });
-                assert!(written > 0);
+                assert!(sink.written > 0);
             }
             group.finish();
         }
@@ -212,6 +211,7 @@ fn broadcast(c: &mut Criterion) {
         let data = payload(Kind::Binary, size);
         let shared = Bytes::from(data.clone());
 
+        let mut sink = Sink::default();
         let mut conns: Vec<Connection> = (0..CONNECTIONS)
             .map(|_| Connection::established(Role::Server, Config::default()).expect("OS randomness"))
             .collect();
@@ -220,8 +220,7 @@ fn broadcast(c: &mut Criterion) {
                 let prepared = PreparedMessage::binary(&data);
                 for ws in &mut conns {
                     ws.send_prepared(&prepared).expect("open");
-                    let n = black_box(ws.pending_output()).len();
-                    ws.advance_output(n);
+                    drain(ws, &mut sink);
                 }
             })
         });
@@ -278,7 +277,7 @@ fn broadcast(c: &mut Criterion) {
             b.iter(|| {
                 for out in &mut outs {
                     out.extend_from_slice(&frame);
-                    black_box(&*out);
+                    sink.write(out);
                     out.clear();
                 }
             })

@@ -41,7 +41,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::SinkExt;
-use wire::{Kind, SIZES, Sink, Wire, encode_frame, payload, run_length, runtime};
+use wire::{Kind, SIZES, Sink, Wire, encode_frame, encode_header, payload, run_length, runtime};
 use wsmachine::mask::apply_mask;
 use wsmachine::{Config, Connection, PreparedMessage, Role};
 
@@ -55,18 +55,7 @@ fn drain(ws: &mut Connection, sink: &mut Sink) {
 
 /// The minimal encoder: one frame into `out`.
 fn baseline_frame(kind: Kind, payload: &[u8], key: Option<[u8; 4]>, out: &mut Vec<u8>) {
-    out.push(if kind == Kind::Text { 0x81 } else { 0x82 });
-    let mask_bit = if key.is_some() { 0x80 } else { 0 };
-    let len = payload.len();
-    if len < 126 {
-        out.push(mask_bit | len as u8);
-    } else if len <= 0xffff {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
+    encode_header(kind, payload.len(), key.is_some(), out);
     let start = out.len();
     match key {
         Some(k) => {

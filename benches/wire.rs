@@ -69,15 +69,14 @@ pub fn payload(kind: Kind, size: usize) -> Vec<u8> {
     }
 }
 
-/// Appends one unfragmented frame; masked with [`KEY`] when `masked` (a
-/// client's frame).
-pub fn encode_frame(kind: Kind, payload: &[u8], masked: bool, out: &mut Vec<u8>) {
+/// Appends the header of an unfragmented frame up to, not including, the
+/// masking key: FIN, the opcode, the MASK bit and the shortest length form.
+pub fn encode_header(kind: Kind, len: usize, masked: bool, out: &mut Vec<u8>) {
     out.push(match kind {
         Kind::Text => 0x81,
         Kind::Binary => 0x82,
     });
     let mask_bit = if masked { 0x80 } else { 0 };
-    let len = payload.len();
     if len < 126 {
         out.push(mask_bit | len as u8);
     } else if len <= 0xffff {
@@ -87,6 +86,12 @@ pub fn encode_frame(kind: Kind, payload: &[u8], masked: bool, out: &mut Vec<u8>)
         out.push(mask_bit | 127);
         out.extend_from_slice(&(len as u64).to_be_bytes());
     }
+}
+
+/// Appends one unfragmented frame; masked with [`KEY`] when `masked` (a
+/// client's frame).
+pub fn encode_frame(kind: Kind, payload: &[u8], masked: bool, out: &mut Vec<u8>) {
+    encode_header(kind, payload.len(), masked, out);
     if masked {
         out.extend_from_slice(&KEY);
         out.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i & 3]));

@@ -593,7 +593,7 @@ impl Connection {
                 #[cfg(feature = "deflate")]
                 deflate: *deflate,
             }),
-            Raw::Text(p) => match core::str::from_utf8(payload(&p)) {
+            Raw::Text(p) => match crate::utf8::from_utf8(payload(&p)) {
                 Ok(text) => Event::Text(text),
                 Err(e) => {
                     let valid_up_to = e.valid_up_to() as u64;

@@ -65,7 +65,7 @@
 //! | [`mask`] | §5.3 | word-at-a-time masking |
 //! | `receive` | §5.4–§5.6 | frames into messages, in place |
 //! | `send` | §5 | frames out, fragmentation, [`Sender`] |
-//! | [`utf8`] | §8.1 | streaming UTF-8 validation |
+//! | [`utf8`] | §8.1 | streaming UTF-8 validation (SIMD with feature `simd-utf8`, default) |
 //! | [`close`] | §5.5.1, §7.4 | close codes and payloads |
 //! | `timers` | | handshake, heartbeat, pong and close timeouts |
 //! | [`config`] | | limits and their defaults |

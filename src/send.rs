@@ -316,7 +316,7 @@ impl Sender<'_> {
     }
 
     fn send_message(&mut self, kind: MessageKind, payload: &[u8], compress: bool) -> Result<(), SendError> {
-        if kind == MessageKind::Text && core::str::from_utf8(payload).is_err() {
+        if kind == MessageKind::Text && crate::utf8::from_utf8(payload).is_err() {
             return Err(SendError::InvalidUtf8);
         }
         self.send_checked(kind, payload, compress)

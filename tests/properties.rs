@@ -257,3 +257,24 @@ fn echo_with_borrowed_payload() {
     assert_eq!(events(&mut client), [Ev::Binary(vec![1, 2, 3]), Ev::Text("txt".into())]);
     let _ = Connection::server(Config::default());
 }
+
+proptest! {
+    /// §8.1: the SIMD validator (feature `simd-utf8`) and the streaming
+    /// validator built on it agree with `core::str::from_utf8` on valid text
+    /// and on text with one byte overwritten, long enough for the SIMD loops.
+    #[test]
+    fn utf8_agrees_with_std(text in "(.|[a-z ]{1,40}){0,200}", corrupt in proptest::option::of((any::<prop::sample::Index>(), any::<u8>())), split in any::<prop::sample::Index>()) {
+        let mut bytes = text.into_bytes();
+        if let (Some((at, byte)), false) = (corrupt, bytes.is_empty()) {
+            let at = at.index(bytes.len());
+            bytes[at] = byte;
+        }
+        let std = core::str::from_utf8(&bytes).map_err(|e| (e.valid_up_to(), e.error_len()));
+        let ours = wsmachine::utf8::from_utf8(&bytes).map_err(|e| (e.valid_up_to(), e.error_len()));
+        prop_assert_eq!(ours, std);
+        let cut = split.index(bytes.len() + 1);
+        let mut v = wsmachine::utf8::Utf8Validator::new();
+        let streamed = v.feed(&bytes[..cut]).and_then(|_| v.feed(&bytes[cut..])).and_then(|_| v.finish());
+        prop_assert_eq!(streamed.map_err(|e| e.valid_up_to as usize), std.map(|_| ()).map_err(|e| e.0));
+    }
+}

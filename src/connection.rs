@@ -94,6 +94,15 @@ struct Lifecycle {
 }
 
 impl Lifecycle {
+    /// A whole text message is not UTF-8: fails the connection (1007,
+    /// RFC 6455 §8.1) and returns what to report.
+    #[cold]
+    fn fail_text(&mut self, send: &mut SendSide, valid_up_to: u64) -> Option<&Closed> {
+        self.fail(send, ProtocolError::InvalidUtf8 { valid_up_to }.into());
+        self.reported = true;
+        self.closed.as_deref()
+    }
+
     fn close(&mut self, closed: Closed) {
         self.closed = Some(Box::new(closed));
         self.reported = false;
@@ -305,6 +314,7 @@ impl Connection {
 
     /// The next event, if any. Events borrow the connection: drop the event
     /// before calling another method.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
         self.poll_event_with_sender().map(|(event, _)| event)
     }
@@ -325,9 +335,45 @@ impl Connection {
     /// }
     /// assert_eq!(ws.pending_output(), b"\x81\x02hi");
     /// ```
+    #[inline]
     pub fn poll_event_with_sender(&mut self) -> Option<(Event<'_>, Sender<'_>)> {
+        // The common case, a whole single-frame message at the front of the
+        // receive buffer on an open connection, skips the general path
+        // (which would deliver the same event).
+        if self.plain_open() {
+            let limit = self.config.max_frame_size.min(self.config.max_message_size);
+            if let Some((kind, range)) = self.recv.next_whole(limit) {
+                return self.message_event(kind, range);
+            }
+        }
         let raw = self.next_raw()?;
         self.view(raw)
+    }
+
+    /// OPEN or CLOSING with nothing but frames to report, in buffered mode.
+    #[inline]
+    fn plain_open(&self) -> bool {
+        matches!(self.stage, Stage::Done)
+            && !self.drop_head
+            && !self.open_pending
+            && self.life.closed.is_none()
+            && !self.config.streaming
+    }
+
+    /// The event for a whole message in `recv.buf[range]`; text is checked
+    /// here (a failure fails the connection with 1007, RFC 6455 §8.1).
+    #[inline]
+    fn message_event(&mut self, kind: MessageKind, range: Range<usize>) -> Option<(Event<'_>, Sender<'_>)> {
+        let Connection { recv, send, life, .. } = self;
+        let data = &recv.buf[range];
+        let event = match kind {
+            MessageKind::Binary => Event::Binary(data),
+            MessageKind::Text => match crate::utf8::from_utf8(data) {
+                Ok(text) => Event::Text(text),
+                Err(e) => Event::Closed(life.fail_text(send, e.valid_up_to() as u64)?),
+            },
+        };
+        Some((event, Sender { side: send }))
     }
 
     fn next_raw(&mut self) -> Option<Raw> {
@@ -595,12 +641,7 @@ impl Connection {
             }),
             Raw::Text(p) => match crate::utf8::from_utf8(payload(&p)) {
                 Ok(text) => Event::Text(text),
-                Err(e) => {
-                    let valid_up_to = e.valid_up_to() as u64;
-                    life.fail(send, ProtocolError::InvalidUtf8 { valid_up_to }.into());
-                    life.reported = true;
-                    Event::Closed(life.closed.as_deref()?)
-                }
+                Err(e) => Event::Closed(life.fail_text(send, e.valid_up_to() as u64)?),
             },
             Raw::Binary(p) => Event::Binary(payload(&p)),
             Raw::Fragment { kind, payload: p, fin } => Event::Fragment(Fragment { kind, data: payload(&p), fin }),

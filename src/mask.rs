@@ -23,17 +23,24 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    let k = rotate_key(key, offset);
-    let word = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
+    // The key as a little-endian word, rotated so that its lowest byte is the
+    // one for `buf[0]`; it stays in registers (no byte-indexed key lookups).
+    let k = u32::from_le_bytes(key).rotate_right((offset as u32 & 3) * 8);
+    let word = u64::from(k) | (u64::from(k) << 32);
     let mut chunks = buf.chunks_exact_mut(8);
     for chunk in &mut chunks {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(chunk);
-        chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+        chunk.copy_from_slice(&(u64::from_le_bytes(bytes) ^ word).to_le_bytes());
     }
-    // The remainder starts at a multiple of 8 bytes, so at key phase 0 of `k`.
-    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
-        *b ^= k[i & 3];
+    // The remainder (< 8 bytes) starts at a multiple of 8, so at phase 0 of `k`.
+    let rest = chunks.into_remainder();
+    let (four, rest) = rest.split_at_mut(rest.len() & 4);
+    if let Ok(four) = <&mut [u8; 4]>::try_from(four) {
+        *four = (u32::from_le_bytes(*four) ^ k).to_le_bytes();
+    }
+    for (b, m) in rest.iter_mut().zip(k.to_le_bytes()) {
+        *b ^= m;
     }
 }
 
@@ -43,13 +50,6 @@ pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, b) in buf.iter_mut().enumerate() {
         *b ^= key[(offset + i) & 3];
     }
-}
-
-/// The key as seen from payload byte `offset`: `key[offset % 4]` first.
-#[inline]
-fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let o = offset & 3;
-    [key[o], key[(o + 1) & 3], key[(o + 2) & 3], key[(o + 3) & 3]]
 }
 
 #[cfg(test)]

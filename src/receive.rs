@@ -308,6 +308,65 @@ impl Receiver {
         }
     }
 
+    /// The fast path for the common case: no message is in progress and the
+    /// buffer starts with a whole, unfragmented, uncompressed data frame,
+    /// masked as the role requires, of at most `limit` payload bytes. It is
+    /// unmasked in place, consumed, and its kind and payload range returned.
+    ///
+    /// Anything else (including every error) returns `None` and is left to
+    /// [`next`](Self::next), which reaches the same result for this frame.
+    /// Text is checked by the caller when the message is delivered, as for
+    /// any single-frame message that arrives whole. Not for streaming mode.
+    #[inline]
+    pub(crate) fn next_whole(&mut self, limit: usize) -> Option<(MessageKind, Range<usize>)> {
+        if self.frame.is_some() || self.message.is_some() {
+            return None;
+        }
+        if self.assembled_taken {
+            self.assembled.clear();
+            self.assembled_taken = false;
+        }
+        let buf = &mut self.buf[self.pos..];
+        let (b0, b1) = match *buf {
+            [b0, b1, ..] => (b0, b1),
+            _ => return None,
+        };
+        // FIN, no RSV bit, Text or Binary.
+        let kind = match b0 {
+            0x81 => MessageKind::Text,
+            0x82 => MessageKind::Binary,
+            _ => return None,
+        };
+        let masked = b1 & 0x80 != 0;
+        if masked != (self.role == Role::Server) {
+            return None;
+        }
+        let (len, mut head): (u64, usize) = match b1 & 0x7f {
+            126 => (u64::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])), 4),
+            127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?), 10),
+            n => (u64::from(n), 2),
+        };
+        if len > limit as u64 {
+            return None;
+        }
+        let key_at = head;
+        if masked {
+            head += 4;
+        }
+        // `len` fits in usize: it is at most `limit`.
+        let end = head + len as usize;
+        if buf.len() < end {
+            return None;
+        }
+        if masked {
+            let key = [buf[key_at], buf[key_at + 1], buf[key_at + 2], buf[key_at + 3]];
+            apply_mask(&mut buf[head..end], key, 0);
+        }
+        let range = self.pos + head..self.pos + end;
+        self.pos += end;
+        Some((kind, range))
+    }
+
     /// Checks a new frame header against the role, the message in progress
     /// and the limits (RFC 6455 §5.1, §5.2, §5.4, §5.5).
     fn begin_frame(&mut self, h: &FrameHeader, limits: Limits) -> Result<Frame, ProtocolError> {

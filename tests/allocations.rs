@@ -1,0 +1,178 @@
+//! No heap allocation per message once the buffers have grown to the
+//! traffic: receiving single-frame messages (RFC 6455 §5.4, unmasked in
+//! place, §5.3), answering Pings (§5.5.2), and sending messages of either
+//! kind in either role. A counting global allocator counts the allocations
+//! this thread makes inside `counted`.
+
+mod common;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use common::*;
+use wsmachine::{Config, Connection, Event, MessageKind};
+
+struct Counting;
+
+thread_local! {
+    static ON: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note() {
+    // `try_with`: the thread-locals may be gone while a thread exits.
+    let _ = ON.try_with(|on| {
+        if on.get() {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the
+// bookkeeping touches only const-initialised thread-locals, which do not
+// allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations (and reallocations) made by `f` on this thread.
+fn counted(f: impl FnOnce()) -> u64 {
+    COUNT.with(|c| c.set(0));
+    ON.with(|on| on.set(true));
+    f();
+    ON.with(|on| on.set(false));
+    COUNT.with(|c| c.get())
+}
+
+const SIZES: [usize; 5] = [16, 125, 1 << 10, 16 << 10, 1 << 20];
+
+fn payload(kind: MessageKind, size: usize) -> Vec<u8> {
+    match kind {
+        MessageKind::Binary => (0..size).map(|i| (i * 31) as u8).collect(),
+        MessageKind::Text => {
+            let mut s = String::new();
+            for c in "héllo wörld ☕ 🙂 ".chars().cycle() {
+                if s.len() + c.len_utf8() > size {
+                    break;
+                }
+                s.push(c);
+            }
+            while s.len() < size {
+                s.push(' ');
+            }
+            s.into_bytes()
+        }
+    }
+}
+
+/// Feeds `wire` in 64 KiB reads and polls every event, counting messages
+/// and Pings; returns (messages, pings).
+fn receive_all(conn: &mut Connection, wire: &[u8]) -> (usize, usize) {
+    let (mut messages, mut pings) = (0, 0);
+    for read in wire.chunks(64 << 10) {
+        conn.receive(read);
+        while let Some(event) = conn.poll_event() {
+            match event {
+                Event::Text(t) => messages += usize::from(!t.is_empty()),
+                Event::Binary(b) => messages += usize::from(!b.is_empty()),
+                Event::Ping(_) => pings += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    // What a transport write of everything pending does.
+    let n = conn.pending_output().len();
+    conn.advance_output(n);
+    (messages, pings)
+}
+
+/// §5.4, §5.5.2: a run of single-frame messages with Pings between them,
+/// received twice: the second time (buffers grown) allocates nothing.
+#[test]
+fn receiving_single_frame_messages_allocates_nothing() {
+    for kind in [MessageKind::Binary, MessageKind::Text] {
+        for size in SIZES {
+            let data = payload(kind, size);
+            let n = ((4 << 20) / size).clamp(4, 1000);
+            // Client → server (masked) and server → client (unmasked).
+            let (mut client, mut server) = pair_with(Config::default(), Config::default());
+            for i in 0..n {
+                client.send(kind, &data).unwrap();
+                if i % 10 == 0 {
+                    client.ping(b"hb").unwrap();
+                }
+                server.send(kind, &data).unwrap();
+            }
+            let to_server = take_output(&mut client);
+            let to_client = take_output(&mut server);
+            let pings = n.div_ceil(10);
+            assert_eq!(receive_all(&mut server, &to_server), (n, pings));
+            assert_eq!(receive_all(&mut client, &to_client), (n, 0));
+            let mut got = (0, 0);
+            let allocs = counted(|| got = receive_all(&mut server, &to_server));
+            assert_eq!(got, (n, pings));
+            assert_eq!(allocs, 0, "server receiving {n} {kind:?} messages of {size} B");
+            let allocs = counted(|| got = receive_all(&mut client, &to_client));
+            assert_eq!(got, (n, 0));
+            assert_eq!(allocs, 0, "client receiving {n} {kind:?} messages of {size} B");
+        }
+    }
+}
+
+/// §5.1, §5.3: sending messages, masked with a fresh key per frame by the
+/// client, into an output buffer that is written out after each batch.
+#[test]
+fn sending_messages_allocates_nothing() {
+    for kind in [MessageKind::Binary, MessageKind::Text] {
+        for size in SIZES {
+            let data = payload(kind, size);
+            let (mut client, mut server) = pair_with(Config::default(), Config::default());
+            for conn in [&mut client, &mut server] {
+                let batch = |conn: &mut Connection| {
+                    for _ in 0..8 {
+                        conn.send(kind, &data).unwrap();
+                    }
+                    let n = conn.pending_output().len();
+                    assert!(n > 8 * size);
+                    conn.advance_output(n);
+                };
+                batch(conn);
+                let allocs = counted(|| batch(conn));
+                assert_eq!(allocs, 0, "{:?} sending {kind:?} messages of {size} B", conn.role());
+            }
+        }
+    }
+}
+
+/// The counter sees allocations, so the tests above can fail.
+#[test]
+fn the_counter_counts() {
+    assert_eq!(counted(|| drop(std::hint::black_box(vec![1u8; 10]))), 1);
+    let (mut client, mut server) = pair_with(Config::default(), Config::default());
+    // A fragmented message is reassembled: its buffer is allocated the first time.
+    client.begin_message(MessageKind::Binary).unwrap();
+    client.send_fragment(b"ab").unwrap();
+    client.finish_message(b"cd").unwrap();
+    transfer(&mut client, &mut server);
+    let allocs = counted(|| {
+        assert!(matches!(server.poll_event(), Some(Event::Binary(b"abcd"))));
+        assert!(server.poll_event().is_none());
+    });
+    assert!(allocs >= 1);
+}

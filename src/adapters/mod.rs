@@ -3,13 +3,33 @@
 //! An adapter holds no protocol logic: it reads, calls
 //! [`Connection::receive`], lets the application poll events, writes
 //! [`Connection::pending_output`], and turns [`Connection::poll_timeout`]
-//! into its own wakeups. Read `adapters/mio.rs` (one file, feature `mio`) to learn how to
-//! write one for any other runtime.
+//! into its own wakeups.
+//!
+//! | module | feature | for |
+//! |---|---|---|
+//! | [`tokio`](self::tokio) | `tokio` | a `Stream` + `Sink` of [`Message`]s over any `AsyncRead + AsyncWrite`, split into halves |
+//! | [`blocking`] | `blocking` | `read` / `send` / `close` over any `Read + Write`, with timeouts |
+//! | [`mio`](self::mio) | `mio` | one thread driving many connections; you poll the borrowed events |
+//!
+//! The tokio and blocking adapters deliver owned [`Message`]s and share one
+//! [`Error`] type. Read `adapters/mio.rs` (one file) to learn how to write an
+//! adapter for any other runtime.
 //!
 //! [`Connection`]: crate::Connection
 //! [`Connection::receive`]: crate::Connection::receive
 //! [`Connection::pending_output`]: crate::Connection::pending_output
 //! [`Connection::poll_timeout`]: crate::Connection::poll_timeout
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
+#[cfg(any(feature = "tokio", feature = "blocking"))]
+mod message;
 #[cfg(feature = "mio")]
 pub mod mio;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+#[cfg(any(feature = "tokio", feature = "blocking"))]
+pub use message::{
+    CloseFrame, DEFAULT_MAX_BUFFERED, Decide, Decision, Error, Message, READ_CHUNK, Rejection, accept_all,
+};

@@ -1,0 +1,457 @@
+//! A blocking WebSocket over any `Read + Write` stream (cargo feature
+//! `blocking`): std TCP, a Unix socket, or a TLS stream such as rustls'
+//! `StreamOwned`.
+//!
+//! [`WebSocket::read`] returns the next [`Message`] and answers the peer
+//! while it waits: Pongs to its Pings, the reply to its Close, heartbeat
+//! Pings and timeouts (with the connection's timers, through
+//! [`Transport::set_read_timeout`]). [`WebSocket::send`] queues a message
+//! and writes it; [`WebSocket::write`] only queues (up to
+//! [`set_max_buffered`](WebSocket::set_max_buffered)) so that many
+//! messages leave in one write at the next [`flush`](WebSocket::flush).
+//!
+//! ```no_run
+//! use std::net::TcpListener;
+//! use wsmachine::adapters::blocking::WebSocket;
+//! use wsmachine::adapters::Message;
+//! use wsmachine::Config;
+//!
+//! let listener = TcpListener::bind("127.0.0.1:9001")?;
+//! for stream in listener.incoming() {
+//!     std::thread::spawn(move || -> Result<(), wsmachine::adapters::Error> {
+//!         let mut ws = WebSocket::accept(stream?, Config::default())?;
+//!         loop {
+//!             match ws.read()? {
+//!                 msg @ (Message::Text(_) | Message::Binary(_)) => ws.send(msg)?,
+//!                 Message::Close(_) => return Ok(()),
+//!                 _ => {}
+//!             }
+//!         }
+//!     });
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! The client side, with a subprotocol:
+//!
+//! ```no_run
+//! use wsmachine::adapters::blocking::WebSocket;
+//! use wsmachine::adapters::Message;
+//! use wsmachine::{ClientRequest, CloseCode, Config};
+//!
+//! let request = ClientRequest::new("ws://127.0.0.1:9001/chat")?.protocol("chat")?;
+//! let mut ws = WebSocket::connect(request, Config::default())?;
+//! ws.send(Message::text("hello"))?;
+//! println!("{:?}", ws.read()?);
+//! ws.close(CloseCode::NORMAL, "bye")?;
+//! while !matches!(ws.read()?, Message::Close(_)) {}
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::message::{
+    DEFAULT_MAX_BUFFERED, Decide, Error, Message, Next, READ_CHUNK, Rejection, accept_all, handshake_step,
+    next_message, queue,
+};
+use crate::{ClientRequest, CloseCode, Config, Connection};
+
+/// A blocking byte stream the adapter can run over. Timeouts let the
+/// connection's timers (heartbeat, Pong, close and handshake timeouts) run
+/// while a read waits; a stream that cannot time out keeps the defaults, and
+/// its timers then run only when something arrives.
+pub trait Transport: Read + Write {
+    /// Bounds the next reads (`None`: wait forever), like
+    /// [`TcpStream::set_read_timeout`]. A read that times out must fail with
+    /// `WouldBlock` or `TimedOut`. The default does nothing.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let _ = timeout;
+        Ok(())
+    }
+
+    /// Bounds the next writes (`None`: wait forever). The default does nothing.
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let _ = timeout;
+        Ok(())
+    }
+
+    /// Ends the write side once the connection is over (TCP: a FIN; TLS:
+    /// `close_notify`, then the FIN). The default does nothing.
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+#[cfg(unix)]
+impl Transport for std::os::unix::net::UnixStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_write_timeout(self, timeout)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_write_timeout(timeout)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        (**self).shutdown_write()
+    }
+}
+
+/// rustls over a transport (cargo feature `rustls`): timeouts go to the
+/// socket; the shutdown sends TLS `close_notify` before the socket's FIN.
+#[cfg(feature = "rustls")]
+impl<C, T, D> Transport for rustls::StreamOwned<C, T>
+where
+    C: core::ops::DerefMut<Target = rustls::ConnectionCommon<D>> + rustls::SideData,
+    T: Transport,
+    D: rustls::SideData,
+{
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_write_timeout(timeout)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        self.flush()?;
+        self.sock.shutdown_write()
+    }
+}
+
+/// A WebSocket over a blocking stream. See the [module docs](self).
+pub struct WebSocket<S> {
+    stream: S,
+    ws: Connection,
+    buf: Box<[u8]>,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    /// The write timeout last given to the transport.
+    write_timeout_set: Option<Duration>,
+    max_buffered: usize,
+    /// The transport reached end of file (or failed).
+    eof: bool,
+    /// The last message (or error) was delivered.
+    ended: bool,
+}
+
+impl WebSocket<TcpStream> {
+    /// Client: connects over TCP to the request's host and port (`ws://`
+    /// only; for `wss://` connect TLS yourself and use
+    /// [`client`](Self::client)) and completes the opening handshake.
+    pub fn connect(request: ClientRequest, config: Config) -> Result<Self, Error> {
+        if request.is_secure() {
+            return Err(Error::Io(io::Error::new(
+                ErrorKind::Unsupported,
+                "wss:// needs TLS: connect a TLS stream yourself and call WebSocket::client",
+            )));
+        }
+        let stream = TcpStream::connect((request.host(), request.port()))?;
+        stream.set_nodelay(true)?;
+        Self::client(request, config, stream)
+    }
+}
+
+impl<S: Transport> WebSocket<S> {
+    fn new(stream: S, ws: Connection) -> Self {
+        WebSocket {
+            stream,
+            ws,
+            buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            read_timeout: None,
+            write_timeout: None,
+            write_timeout_set: None,
+            max_buffered: DEFAULT_MAX_BUFFERED,
+            eof: false,
+            ended: false,
+        }
+    }
+
+    /// Client: sends `request` over `stream` (already connected, TLS
+    /// already set up for `wss://`) and waits for the server's answer,
+    /// at most [`Config::handshake_timeout`]. A status other than 101 is
+    /// [`Error::Rejected`].
+    pub fn client(request: ClientRequest, config: Config, stream: S) -> Result<Self, Error> {
+        let ws = Connection::client(request, config)?;
+        let mut this = Self::new(stream, ws);
+        this.handshake(&mut accept_all)?;
+        Ok(this)
+    }
+
+    /// Server: reads the handshake request from `stream` and accepts it if
+    /// it is valid (no subprotocol). Invalid requests are answered (400,
+    /// 426, 431) and returned as [`Error::Closed`].
+    pub fn accept(stream: S, config: Config) -> Result<Self, Error> {
+        Self::accept_with(stream, config, accept_all)
+    }
+
+    /// Server: reads the handshake request and lets `decide` accept it (a
+    /// subprotocol, extra headers) or reject it with any status, which is
+    /// then [`Error::Refused`]:
+    ///
+    /// ```no_run
+    /// # use wsmachine::adapters::blocking::WebSocket;
+    /// # use wsmachine::{Accept, Config, Reject, Request};
+    /// # let stream = std::net::TcpStream::connect("127.0.0.1:9001")?;
+    /// let ws = WebSocket::accept_with(stream, Config::default(), |req: &Request<'_>| {
+    ///     if req.origin() != Some("https://app.example") {
+    ///         return Err(Reject::status(403));
+    ///     }
+    ///     Ok(if req.protocols().any(|p| p == "chat") { Accept::new().protocol("chat") } else { Accept::new() })
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn accept_with(stream: S, config: Config, mut decide: impl Decide) -> Result<Self, Error> {
+        let mut this = Self::new(stream, Connection::server(config));
+        this.handshake(&mut decide)?;
+        Ok(this)
+    }
+
+    /// Wraps a connection whose handshake is done or in progress, e.g. one
+    /// made with [`Connection::established`] after an HTTP server's upgrade.
+    pub fn from_connection(stream: S, ws: Connection) -> Self {
+        Self::new(stream, ws)
+    }
+
+    fn handshake(&mut self, decide: &mut dyn Decide) -> Result<(), Error> {
+        self.ws.handle_timeout(Instant::now()); // start the handshake timer
+        let mut rejection: Option<Rejection> = None;
+        loop {
+            if let Some(result) = handshake_step(&mut self.ws, &mut rejection, decide) {
+                self.write_all_pending()?;
+                if result.is_err() {
+                    let _ = self.stream.shutdown_write();
+                    self.ended = true;
+                }
+                return result;
+            }
+            self.write_all_pending()?;
+            self.fill(None)?;
+        }
+    }
+
+    /// The next message. Meanwhile the connection answers Pings and Closes
+    /// and runs its timers. A clean closing handshake ends with
+    /// [`Message::Close`] (the transport is then shut down); any other end
+    /// with [`Error::Closed`] or [`Error::Io`]; after either,
+    /// [`Error::AlreadyClosed`]. With a [read timeout](Self::set_read_timeout),
+    /// an `Io` error of kind `TimedOut` when nothing arrived in time (the
+    /// connection stays usable).
+    pub fn read(&mut self) -> Result<Message, Error> {
+        if self.ended {
+            return Err(Error::AlreadyClosed);
+        }
+        let deadline = self.read_timeout.map(|t| Instant::now() + t);
+        loop {
+            match next_message(&mut self.ws) {
+                Some(Next::Message(message)) => return Ok(message),
+                Some(Next::End(end)) => {
+                    self.finish();
+                    return end;
+                }
+                None => {}
+            }
+            if let Err(e) = self.write_all_pending() {
+                return Err(self.broken(e));
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Io(io::Error::new(ErrorKind::TimedOut, "no message within the read timeout")));
+            }
+            if let Err(e) = self.fill(deadline) {
+                return Err(self.broken(e));
+            }
+        }
+    }
+
+    /// Queues `message` and writes everything pending.
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.write(message)?;
+        self.flush()
+    }
+
+    /// Queues `message` without writing, unless more than
+    /// [`max_buffered`](Self::set_max_buffered) bytes are then pending.
+    pub fn write(&mut self, message: Message) -> Result<(), Error> {
+        queue(&mut self.ws, &message)?;
+        if self.ws.buffered_amount() > self.max_buffered {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Queues a text message and writes everything pending (no copy into an owned [`Message`]).
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.ws.send_text(text)?;
+        self.flush()
+    }
+
+    /// Queues a binary message and writes everything pending.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.ws.send_binary(data)?;
+        self.flush()
+    }
+
+    /// Writes everything pending.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.write_all_pending().map_err(|e| self.broken(e))
+    }
+
+    /// Starts the closing handshake and writes the Close frame. Keep calling
+    /// [`read`](Self::read) until it returns [`Message::Close`] (the peer's
+    /// reply) or an error (no reply within [`Config::close_timeout`]).
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.ws.close(code, reason)?;
+        self.flush()
+    }
+
+    /// Bounds how long [`read`](Self::read) waits for a message (`None`,
+    /// the default: as long as it takes).
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    /// Bounds each write to the transport (`None`, the default: as long as
+    /// it takes); a write that times out fails the connection, since a
+    /// frame may be half written.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {
+        self.write_timeout = timeout;
+    }
+
+    /// How many unwritten bytes [`write`](Self::write) lets accumulate
+    /// before it writes them. Default: [`DEFAULT_MAX_BUFFERED`] (128 KiB).
+    pub fn set_max_buffered(&mut self, bytes: usize) {
+        self.max_buffered = bytes;
+    }
+
+    /// The connection, to read its state or negotiated protocol.
+    pub fn connection(&self) -> &Connection {
+        &self.ws
+    }
+
+    /// The connection, to send a [`PreparedMessage`](crate::PreparedMessage)
+    /// or a streamed message; [`flush`](Self::flush) afterwards.
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.ws
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The transport (reading or writing it directly corrupts the stream).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The transport and the connection.
+    pub fn into_parts(self) -> (S, Connection) {
+        (self.stream, self.ws)
+    }
+
+    /// Waits for input until the connection's next timer or `deadline`,
+    /// feeds what arrived, runs the timers.
+    fn fill(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        if self.eof {
+            // Nothing more will arrive; only timers can move the connection on.
+            let wake = self.ws.poll_timeout().into_iter().chain(deadline).min();
+            match wake {
+                Some(at) => std::thread::sleep(at.saturating_duration_since(Instant::now())),
+                None => return Err(io::Error::new(ErrorKind::UnexpectedEof, "the transport is closed")),
+            }
+        } else {
+            let now = Instant::now();
+            let wake = self.ws.poll_timeout().into_iter().chain(deadline).min();
+            // A zero timeout means "block" to std: wait at least a millisecond.
+            let wait = wake.map(|at| at.saturating_duration_since(now).max(Duration::from_millis(1)));
+            self.stream.set_read_timeout(wait)?;
+            match self.stream.read(&mut self.buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    self.ws.receive_eof();
+                }
+                Ok(n) => self.ws.receive(&self.buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.ws.handle_timeout(Instant::now());
+        Ok(())
+    }
+
+    fn write_all_pending(&mut self) -> io::Result<()> {
+        if self.ws.pending_output().is_empty() {
+            return Ok(());
+        }
+        if self.write_timeout != self.write_timeout_set {
+            self.stream.set_write_timeout(self.write_timeout)?;
+            self.write_timeout_set = self.write_timeout;
+        }
+        while !self.ws.pending_output().is_empty() {
+            match self.stream.write(self.ws.pending_output()) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => self.ws.advance_output(n),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.stream.flush()
+    }
+
+    /// The transport failed: the connection is over.
+    fn broken(&mut self, e: io::Error) -> Error {
+        self.eof = true;
+        self.ended = true;
+        self.ws.receive_eof();
+        Error::Io(e)
+    }
+
+    /// After the last event: write what is left (our Close reply), wait for
+    /// the connection to let the transport go (a client waits for the
+    /// server's EOF, bounded by the close timeout), then shut it down.
+    fn finish(&mut self) {
+        self.ended = true;
+        while !self.ws.should_close_transport() {
+            if self.write_all_pending().is_err() || (self.eof && self.ws.poll_timeout().is_none()) {
+                break;
+            }
+            if self.ws.should_close_transport() || self.fill(None).is_err() {
+                break;
+            }
+        }
+        let _ = self.write_all_pending();
+        let _ = self.stream.shutdown_write();
+    }
+}

@@ -1,0 +1,557 @@
+//! A WebSocket over any tokio `AsyncRead + AsyncWrite` stream (cargo
+//! feature `tokio`): plain TCP, a TLS stream (tokio-rustls, tokio-native-tls),
+//! a Unix socket, an in-memory duplex.
+//!
+//! [`WebSocket`] is a [`Stream`] of received [`Message`]s and a [`Sink`] of
+//! messages to send (use `futures::StreamExt` / `SinkExt`), and
+//! [`split`](WebSocket::split)s into a [`ReadHalf`] and a [`WriteHalf`] that
+//! two tasks can use at once, without a lock of yours.
+//!
+//! - **Reading drives the connection.** While the stream is polled, Pongs
+//!   answer Pings, the peer's Close is answered, heartbeat Pings go out and
+//!   timeouts fire (on tokio time), and what was queued is written, even if
+//!   no one sends. Keep polling it (a task that reads) for as long as the
+//!   connection lives.
+//! - **The end**: a clean closing handshake ends the stream with
+//!   [`Message::Close`], after the transport was shut down; any other end
+//!   with an [`Error`] (a protocol failure, a timeout, a vanished peer).
+//!   Then the stream returns `None`.
+//! - **Backpressure**: `poll_ready` (so `send` and `feed`) waits while more
+//!   than [`max_buffered`](WebSocket::set_max_buffered) bytes are unwritten;
+//!   [`buffered_amount`](WebSocket::buffered_amount) tells how many.
+//!   Reading never waits for writes, so two peers that both stop reading
+//!   cannot deadlock on each other.
+//! - **One write for many messages**: `feed` queues, `flush` writes; `send`
+//!   does both.
+//!
+//! ```no_run
+//! use futures_util::{SinkExt, StreamExt};
+//! use wsmachine::adapters::tokio::{accept, connect};
+//! use wsmachine::adapters::Message;
+//! use wsmachine::{ClientRequest, Config};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // A server: echo every message of every client.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//! tokio::spawn(async move {
+//!     while let Ok((tcp, _)) = listener.accept().await {
+//!         tokio::spawn(async move {
+//!             let mut ws = accept(tcp, Config::default()).await?;
+//!             while let Some(message) = ws.next().await {
+//!                 if let msg @ (Message::Text(_) | Message::Binary(_)) = message? {
+//!                     ws.send(msg).await?;
+//!                 }
+//!             }
+//!             Ok::<_, wsmachine::adapters::Error>(())
+//!         });
+//!     }
+//! });
+//!
+//! // A client.
+//! let mut ws = connect(ClientRequest::new("ws://127.0.0.1:9001/")?, Config::default()).await?;
+//! ws.send(Message::text("hello")).await?;
+//! assert_eq!(ws.next().await.transpose()?, Some(Message::text("hello")));
+//! ws.close().await?; // sends a Close; the stream then ends with the server's
+//! # Ok(()) }
+//! ```
+//!
+//! [`Stream`]: futures_core::Stream
+//! [`Sink`]: futures_sink::Sink
+
+use core::future::poll_fn;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker, ready};
+use std::io::{self, ErrorKind};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::net::TcpStream;
+use ::tokio::time::Sleep;
+use futures_core::Stream;
+use futures_sink::Sink;
+
+use super::message::{
+    DEFAULT_MAX_BUFFERED, Decide, Error, Message, Next, READ_CHUNK, Rejection, accept_all, handshake_step,
+    next_message, queue,
+};
+use crate::{ClientRequest, CloseCode, Config, Connection, State};
+
+/// Client: connects over TCP to the request's host and port (`ws://` only;
+/// for `wss://` connect TLS yourself and call [`client`]) and completes the
+/// opening handshake.
+pub async fn connect(request: ClientRequest, config: Config) -> Result<WebSocket<TcpStream>, Error> {
+    if request.is_secure() {
+        return Err(Error::Io(io::Error::new(
+            ErrorKind::Unsupported,
+            "wss:// needs TLS: connect a TLS stream yourself and call adapters::tokio::client",
+        )));
+    }
+    let tcp = TcpStream::connect((request.host(), request.port())).await?;
+    tcp.set_nodelay(true)?;
+    client(request, config, tcp).await
+}
+
+/// Client: sends `request` over `stream` (already connected; TLS already
+/// set up for `wss://`) and waits for the server's answer, at most
+/// [`Config::handshake_timeout`]. A status other than 101 is [`Error::Rejected`].
+pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
+    request: ClientRequest,
+    config: Config,
+    stream: S,
+) -> Result<WebSocket<S>, Error> {
+    let mut ws = WebSocket::from_connection(stream, Connection::client(request, config)?);
+    ws.inner.handshake(&mut accept_all).await?;
+    Ok(ws)
+}
+
+/// Server: reads the handshake request from `stream` and accepts it if it
+/// is valid (no subprotocol). Invalid requests are answered (400, 426, 431)
+/// and returned as [`Error::Closed`].
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S, config: Config) -> Result<WebSocket<S>, Error> {
+    accept_with(stream, config, accept_all).await
+}
+
+/// Server: reads the handshake request and lets `decide` accept it (a
+/// subprotocol, extra headers) or reject it with any status, which is then
+/// [`Error::Refused`]. The request is the borrowed view the connection
+/// parsed: path, query, `Origin`, cookies, every header.
+///
+/// ```no_run
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), wsmachine::adapters::Error> {
+/// use wsmachine::{Accept, Config, Reject, Request};
+/// let ws = wsmachine::adapters::tokio::accept_with(tcp, Config::default(), |req: &Request<'_>| {
+///     match req.path() {
+///         "/chat" => Ok(Accept::new()),
+///         _ => Err(Reject::status(404)),
+///     }
+/// })
+/// .await?;
+/// # Ok(()) }
+/// ```
+pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    config: Config,
+    mut decide: impl Decide,
+) -> Result<WebSocket<S>, Error> {
+    let mut ws = WebSocket::from_connection(stream, Connection::server(config));
+    ws.inner.handshake(&mut decide).await?;
+    Ok(ws)
+}
+
+/// A WebSocket over an async stream: a [`Stream`] of received messages and
+/// a [`Sink`] of messages to send. See the [module docs](self).
+pub struct WebSocket<S> {
+    inner: Inner<S>,
+}
+
+/// Which half is waiting for output to be written.
+#[derive(Clone, Copy)]
+enum Side {
+    Read = 0,
+    Write = 1,
+}
+
+/// The state both halves share: the stream, the connection, the timer.
+struct Inner<S> {
+    io: S,
+    ws: Connection,
+    buf: Box<[u8]>,
+    /// The connection's next deadline, on tokio's clock (made on first use,
+    /// so that a `WebSocket` can be built outside a runtime).
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed: Option<Instant>,
+    max_buffered: usize,
+    /// The last item, held while the transport is shut down.
+    last: Option<Result<Message, Error>>,
+    /// The last item was delivered.
+    done: bool,
+    /// The transport reached end of file.
+    eof: bool,
+    /// A failed write, reported to the next reader.
+    broken: Option<io::Error>,
+    /// Tasks waiting for writes that the other half may complete: the
+    /// stream keeps only the last writer's waker, so progress by one half
+    /// wakes the other.
+    write_waiters: [Option<Waker>; 2],
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Wraps a connection whose handshake is done (e.g. one made with
+    /// [`Connection::established`] after an HTTP server's upgrade) or in
+    /// progress (messages flow once it completes).
+    pub fn from_connection(stream: S, mut ws: Connection) -> Self {
+        ws.handle_timeout(Instant::now()); // start the connection's clock
+        WebSocket {
+            inner: Inner {
+                io: stream,
+                ws,
+                buf: vec![0; READ_CHUNK].into_boxed_slice(),
+                sleep: None,
+                armed: None,
+                max_buffered: DEFAULT_MAX_BUFFERED,
+                last: None,
+                done: false,
+                eof: false,
+                broken: None,
+                write_waiters: [None, None],
+            },
+        }
+    }
+
+    /// Queues a text message and writes everything pending.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.inner.ws.send_text(text)?;
+        self.flush_all().await
+    }
+
+    /// Queues a binary message and writes everything pending.
+    pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.inner.ws.send_binary(data)?;
+        self.flush_all().await
+    }
+
+    /// Starts the closing handshake with 1000 and writes the Close frame;
+    /// the stream then ends with the peer's [`Message::Close`]. Does nothing
+    /// if a Close was already sent.
+    pub async fn close(&mut self) -> Result<(), Error> {
+        self.close_with(CloseCode::NORMAL, "").await
+    }
+
+    /// Starts the closing handshake with a code and reason (see [`close`](Self::close)).
+    pub async fn close_with(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.inner.ws.state() == State::Open {
+            self.inner.ws.close(code, reason)?;
+        }
+        self.flush_all().await
+    }
+
+    async fn flush_all(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.inner.poll_flush(cx)).await
+    }
+
+    /// The number of bytes queued and not yet written.
+    pub fn buffered_amount(&self) -> usize {
+        self.inner.ws.buffered_amount()
+    }
+
+    /// How many unwritten bytes `poll_ready` lets accumulate before it
+    /// waits for them to be written. Default: 128 KiB.
+    pub fn set_max_buffered(&mut self, bytes: usize) {
+        self.inner.max_buffered = bytes;
+    }
+
+    /// The connection, to read its state or negotiated protocol.
+    pub fn connection(&self) -> &Connection {
+        &self.inner.ws
+    }
+
+    /// The connection, to send a [`PreparedMessage`](crate::PreparedMessage)
+    /// or a streamed message; flush afterwards (`SinkExt::flush`).
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.inner.ws
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.inner.io
+    }
+
+    /// Splits into a reading and a writing half that two tasks can use at
+    /// once. They share the connection behind a mutex that is held only for
+    /// the duration of a poll, never across an `.await`. The reading half
+    /// keeps driving the connection (Pongs, Close replies, timers) and
+    /// writes what the connection queues; keep it polled.
+    pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
+        let shared = Arc::new(Mutex::new(self.inner));
+        (ReadHalf { shared: shared.clone() }, WriteHalf { shared })
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().inner.poll_next(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().inner.poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        queue(&mut self.get_mut().inner.ws, &item).map_err(Error::Send)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().inner.poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().inner.poll_close(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
+    async fn handshake<D: Decide>(&mut self, decide: &mut D) -> Result<(), Error> {
+        let mut rejection: Option<Rejection> = None;
+        loop {
+            let step = handshake_step(&mut self.ws, &mut rejection, decide);
+            poll_fn(|cx| self.poll_write_out(cx, Side::Read)).await?;
+            if let Some(result) = step {
+                if result.is_err() {
+                    self.done = true;
+                    let _ = poll_fn(|cx| Pin::new(&mut self.io).poll_shutdown(cx)).await;
+                }
+                return result;
+            }
+            poll_fn(|cx| self.poll_fill(cx)).await?;
+        }
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            if let Some(e) = self.broken.take() {
+                return Poll::Ready(Some(Err(self.fail(e))));
+            }
+            if self.last.is_none() {
+                let queued = self.ws.buffered_amount();
+                match next_message(&mut self.ws) {
+                    Some(Next::Message(message)) => {
+                        // The connection answered (a Pong): send it now, not
+                        // whenever the application next reads or flushes.
+                        if self.ws.buffered_amount() > queued
+                            && let Poll::Ready(Err(e)) = self.poll_write_out(cx, Side::Read)
+                        {
+                            self.broken = Some(e);
+                        }
+                        return Poll::Ready(Some(Ok(message)));
+                    }
+                    Some(Next::End(end)) => self.last = Some(end),
+                    None => {}
+                }
+            }
+            // Write what is queued (Pongs, a Close reply, heartbeats) without
+            // waiting for it: reading goes on while the peer is slow to read.
+            if let Poll::Ready(Err(e)) = self.poll_write_out(cx, Side::Read) {
+                return Poll::Ready(Some(Err(self.fail(e))));
+            }
+            if self.last.is_some() && (self.ws.should_close_transport() || self.eof && self.ws.poll_timeout().is_none())
+            {
+                // Errors in the shutdown change nothing: the connection is over.
+                let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                self.done = true;
+                return Poll::Ready(self.last.take());
+            }
+            if let Err(e) = ready!(self.poll_fill(cx)) {
+                return Poll::Ready(Some(Err(self.fail(e))));
+            }
+        }
+    }
+
+    /// Reads once into the connection, or runs its timers when one is due.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.eof {
+            let mut buf = ReadBuf::new(&mut self.buf);
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => {
+                    let n = buf.filled().len();
+                    if n == 0 {
+                        self.eof = true;
+                        self.ws.receive_eof();
+                    } else {
+                        self.ws.receive(&self.buf[..n]);
+                    }
+                    self.ws.handle_timeout(Instant::now());
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        let Some(deadline) = self.ws.poll_timeout() else {
+            if self.eof {
+                return Poll::Ready(Err(io::Error::new(ErrorKind::UnexpectedEof, "the transport is closed")));
+            }
+            return Poll::Pending;
+        };
+        let sleep = match &mut self.sleep {
+            Some(sleep) if self.armed == Some(deadline) => sleep,
+            Some(sleep) => {
+                sleep.as_mut().reset(deadline.into());
+                sleep
+            }
+            None => self.sleep.insert(Box::pin(::tokio::time::sleep_until(deadline.into()))),
+        };
+        self.armed = Some(deadline);
+        ready!(sleep.as_mut().poll(cx));
+        self.armed = None;
+        self.ws.handle_timeout(Instant::now());
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes everything queued, then flushes the stream.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<io::Result<()>> {
+        let mut progressed = false;
+        let result = loop {
+            if self.ws.pending_output().is_empty() {
+                break Pin::new(&mut self.io).poll_flush(cx);
+            }
+            match Pin::new(&mut self.io).poll_write(cx, self.ws.pending_output()) {
+                Poll::Ready(Ok(0)) => break Poll::Ready(Err(ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.ws.advance_output(n);
+                    progressed = true;
+                }
+                Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+                other => break other.map_ok(|_| ()),
+            }
+        };
+        let other = match side {
+            Side::Read => Side::Write,
+            Side::Write => Side::Read,
+        };
+        if progressed || result.is_ready() {
+            if let Some(waker) = self.write_waiters[other as usize].take() {
+                waker.wake();
+            }
+        }
+        if result.is_pending() {
+            self.write_waiters[side as usize] = Some(cx.waker().clone());
+        }
+        result
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Some(e) = self.broken.take() {
+            return Poll::Ready(Err(self.fail(e)));
+        }
+        while self.ws.buffered_amount() > self.max_buffered {
+            if let Err(e) = ready!(self.poll_write_out(cx, Side::Write)) {
+                return Poll::Ready(Err(self.write_failed(e)));
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_write_out(cx, Side::Write)).map_err(|e| self.write_failed(e))?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Sends a Close (1000) unless one was sent, and writes it.
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.ws.state() == State::Open {
+            self.ws.close(CloseCode::NORMAL, "")?;
+        }
+        self.poll_flush(cx)
+    }
+
+    /// A write failed on the sending side: tell the reader too.
+    fn write_failed(&mut self, e: io::Error) -> Error {
+        self.broken = Some(io::Error::new(e.kind(), e.to_string()));
+        if let Some(waker) = self.write_waiters[Side::Read as usize].take() {
+            waker.wake();
+        }
+        Error::Io(e)
+    }
+
+    /// The transport failed: the connection is over, and this is the last item.
+    fn fail(&mut self, e: io::Error) -> Error {
+        self.eof = true;
+        self.done = true;
+        self.broken = None;
+        self.ws.receive_eof();
+        Error::Io(e)
+    }
+}
+
+/// The reading half of a [`split`](WebSocket::split) WebSocket: a
+/// [`Stream`] of messages. It also writes what the connection queues on its
+/// own (Pongs, Close replies, heartbeat Pings).
+pub struct ReadHalf<S> {
+    shared: Arc<Mutex<Inner<S>>>,
+}
+
+/// The writing half of a [`split`](WebSocket::split) WebSocket: a [`Sink`]
+/// of messages.
+pub struct WriteHalf<S> {
+    shared: Arc<Mutex<Inner<S>>>,
+}
+
+fn lock<S>(shared: &Mutex<Inner<S>>) -> MutexGuard<'_, Inner<S>> {
+    // A poll that panicked left the connection in a consistent state (every
+    // method of Connection leaves it so): go on with it.
+    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<S> ReadHalf<S> {
+    /// Joins the halves again. Fails (returning them) if they come from different splits.
+    pub fn reunite(self, write: WriteHalf<S>) -> Result<WebSocket<S>, (ReadHalf<S>, WriteHalf<S>)> {
+        if !Arc::ptr_eq(&self.shared, &write.shared) {
+            return Err((self, write));
+        }
+        drop(write);
+        match Arc::try_unwrap(self.shared) {
+            Ok(mutex) => Ok(WebSocket { inner: mutex.into_inner().unwrap_or_else(|p| p.into_inner()) }),
+            Err(_) => unreachable!("both halves of one split were given"),
+        }
+    }
+
+    /// Runs `f` on the connection (its state, protocol, or to send from here).
+    pub fn with_connection<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        f(&mut lock(&self.shared).ws)
+    }
+}
+
+impl<S> WriteHalf<S> {
+    /// Runs `f` on the connection (to send a
+    /// [`PreparedMessage`](crate::PreparedMessage), read its state); flush afterwards.
+    pub fn with_connection<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        f(&mut lock(&self.shared).ws)
+    }
+
+    /// The number of bytes queued and not yet written.
+    pub fn buffered_amount(&self) -> usize {
+        lock(&self.shared).ws.buffered_amount()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        lock(&self.shared).poll_next(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WriteHalf<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        lock(&self.shared).poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        queue(&mut lock(&self.shared).ws, &item).map_err(Error::Send)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        lock(&self.shared).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        lock(&self.shared).poll_close(cx)
+    }
+}

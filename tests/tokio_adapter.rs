@@ -1,0 +1,359 @@
+//! The tokio adapter (cargo feature `tokio`): both roles over loopback TCP
+//! and in-memory duplex streams; messages, ping/pong, the closing handshake
+//! (RFC 6455 §7), a vanishing peer, the timers, split halves, backpressure.
+#![cfg(feature = "tokio")]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::time::timeout;
+use wsmachine::adapters::tokio::{WebSocket, accept, accept_with, client, connect};
+use wsmachine::adapters::{CloseFrame, Error, Message};
+use wsmachine::{Accept, ClientRequest, CloseCode, Config, MessageKind, Reject, Request};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn config(f: impl FnOnce(&mut Config)) -> Config {
+    let mut c = Config::default();
+    f(&mut c);
+    c
+}
+
+/// A connected client and server over an in-memory stream.
+async fn duplex_pair(
+    client_config: Config,
+    server_config: Config,
+) -> (WebSocket<DuplexStream>, WebSocket<DuplexStream>) {
+    let (a, b) = tokio::io::duplex(256 << 10);
+    let server = tokio::spawn(accept(b, server_config));
+    let request = ClientRequest::new("ws://localhost/").unwrap();
+    let client = client(request, client_config, a).await.unwrap();
+    (client, server.await.unwrap().unwrap())
+}
+
+/// Echoes data messages until the stream ends; returns how it ended.
+async fn echo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut ws: WebSocket<S>) -> Result<Message, Error> {
+    while let Some(item) = ws.next().await {
+        match item? {
+            m @ (Message::Text(_) | Message::Binary(_)) => ws.send(m).await?,
+            end @ Message::Close(_) => return Ok(end),
+            _ => {}
+        }
+    }
+    Err(Error::AlreadyClosed)
+}
+
+async fn next(ws: &mut WebSocket<impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>) -> Message {
+    timeout(LIMIT, ws.next()).await.expect("timed out").expect("stream ended").expect("error")
+}
+
+#[tokio::test]
+async fn echo_over_tcp_text_binary_large_fragmented() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        echo(accept(tcp, Config::default()).await.unwrap()).await
+    });
+    let url = format!("ws://{addr}/echo");
+    let mut ws = connect(ClientRequest::new(&url).unwrap(), Config::default()).await.unwrap();
+
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(next(&mut ws).await, Message::text("hello"));
+    ws.send_binary(&[0, 1, 2, 255]).await.unwrap();
+    assert_eq!(next(&mut ws).await, Message::binary(vec![0, 1, 2, 255]));
+
+    // 4 MiB: many reads and writes on both sides.
+    let big: Vec<u8> = (0..4 << 20).map(|i| (i % 251) as u8).collect();
+    ws.send(Message::Binary(big.clone())).await.unwrap();
+    assert_eq!(next(&mut ws).await, Message::Binary(big));
+
+    // A streamed message in three fragments arrives whole (RFC 6455 §5.4).
+    for (data, fin) in [("frag", false), ("men", false), ("ted ✓", true)] {
+        ws.feed(Message::Fragment { kind: MessageKind::Text, data: data.into(), fin }).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    assert_eq!(next(&mut ws).await, Message::text("fragmented ✓"));
+
+    // Many messages queued, one flush.
+    for i in 0..1000 {
+        ws.feed(Message::text(i.to_string())).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    for i in 0..1000 {
+        assert_eq!(next(&mut ws).await, Message::text(i.to_string()));
+    }
+
+    ws.close().await.unwrap();
+    assert_eq!(
+        next(&mut ws).await,
+        Message::Close(Some(CloseFrame { code: CloseCode::NORMAL, reason: String::new() }))
+    );
+    assert!(ws.next().await.is_none());
+    let end = timeout(LIMIT, server).await.unwrap().unwrap().unwrap();
+    assert_eq!(end, Message::Close(Some(CloseFrame { code: CloseCode::NORMAL, reason: String::new() })));
+}
+
+#[tokio::test]
+async fn ping_is_answered_and_reported_rfc6455_5_5_2() {
+    let (mut client, mut server) = duplex_pair(Config::default(), Config::default()).await;
+    client.send(Message::Ping(b"are you there".to_vec())).await.unwrap();
+    // The server reports the Ping; its Pong is already on the way.
+    assert_eq!(next(&mut server).await, Message::Ping(b"are you there".to_vec()));
+    assert_eq!(next(&mut client).await, Message::Pong(b"are you there".to_vec()));
+    // An unsolicited Pong is delivered as such (RFC 6455 §5.5.3).
+    server.send(Message::Pong(b"beat".to_vec())).await.unwrap();
+    assert_eq!(next(&mut client).await, Message::Pong(b"beat".to_vec()));
+    // Over-long control payloads are refused before anything is sent.
+    let err = client.send(Message::Ping(vec![0; 126])).await.unwrap_err();
+    assert!(matches!(err, Error::Send(wsmachine::SendError::ControlTooLong(126))), "{err:?}");
+}
+
+#[tokio::test]
+async fn server_closes_with_code_and_reason_rfc6455_7_1_2() {
+    let (mut client, mut server) = duplex_pair(Config::default(), Config::default()).await;
+    server.close_with(CloseCode::GOING_AWAY, "restart").await.unwrap();
+    // Sending after our Close is refused with the reason.
+    let err = server.send(Message::text("late")).await.unwrap_err();
+    assert!(matches!(err, Error::Send(wsmachine::SendError::Closed(wsmachine::Initiator::Local))), "{err:?}");
+    let expected = Message::Close(Some(CloseFrame { code: CloseCode::GOING_AWAY, reason: "restart".into() }));
+    // The client answers by itself while it reads, then sees the server
+    // close the transport once the server read the answer.
+    let (c, s) = tokio::join!(next(&mut client), next(&mut server));
+    assert_eq!(c, expected);
+    // The client's reply echoes the code (RFC 6455 §5.5.1).
+    assert_eq!(s, Message::Close(Some(CloseFrame { code: CloseCode::GOING_AWAY, reason: String::new() })));
+    assert!(client.next().await.is_none());
+    assert!(server.next().await.is_none());
+    // Reading after the end is the end, again.
+    assert!(server.next().await.is_none());
+}
+
+#[tokio::test]
+async fn messages_sent_before_close_arrive_first() {
+    let (mut client, mut server) = duplex_pair(Config::default(), Config::default()).await;
+    client.feed(Message::text("one")).await.unwrap();
+    client.feed(Message::text("two")).await.unwrap();
+    client.close().await.unwrap();
+    assert_eq!(next(&mut server).await, Message::text("one"));
+    assert_eq!(next(&mut server).await, Message::text("two"));
+    let (s, c) = tokio::join!(next(&mut server), next(&mut client));
+    assert!(matches!((s, c), (Message::Close(Some(_)), Message::Close(Some(_)))));
+}
+
+#[tokio::test]
+async fn peer_that_vanishes_ends_with_an_error_rfc6455_7_1_5() {
+    let (client, mut server) = duplex_pair(Config::default(), Config::default()).await;
+    drop(client);
+    let end = timeout(LIMIT, server.next()).await.unwrap().unwrap();
+    match end {
+        Err(Error::Closed(closed)) => {
+            assert_eq!(closed.code, CloseCode::ABNORMAL);
+            assert!(!closed.clean);
+            assert_eq!(closed.error, Some(wsmachine::Error::UnexpectedEof));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(server.next().await.is_none());
+}
+
+#[tokio::test]
+async fn protocol_error_fails_the_connection_with_1002_rfc6455_7_1_7() {
+    let (a, mut b) = tokio::io::duplex(64 << 10);
+    let server = tokio::spawn(accept(a, Config::default()));
+    b.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").await.unwrap();
+    let mut server = server.await.unwrap().unwrap();
+    // An unmasked frame from a client (RFC 6455 §5.1).
+    b.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap();
+    match timeout(LIMIT, server.next()).await.unwrap().unwrap() {
+        Err(Error::Closed(closed)) => assert_eq!(closed.code, CloseCode::PROTOCOL_ERROR),
+        other => panic!("unexpected {other:?}"),
+    }
+    // What the peer got: the 101, then a Close with 1002, then EOF.
+    let mut got = Vec::new();
+    timeout(LIMIT, b.read_to_end(&mut got)).await.unwrap().unwrap();
+    let frames = &got[got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    assert_eq!(&frames[..4], &[0x88, frames[1], 0x03, 0xea], "{frames:?}");
+}
+
+#[tokio::test]
+async fn server_decides_and_rejects_with_any_status_rfc6455_4_2_2() {
+    let (a, b) = tokio::io::duplex(64 << 10);
+    let server = tokio::spawn(accept_with(b, Config::default(), |req: &Request<'_>| {
+        if req.header("Authorization") == Some("Bearer ok") {
+            Ok(Accept::new())
+        } else {
+            Err(Reject::status(401).header("WWW-Authenticate", "Bearer"))
+        }
+    }));
+    let err = client(ClientRequest::new("ws://localhost/private").unwrap(), Config::default(), a).await.err().unwrap();
+    match err {
+        Error::Rejected(r) => {
+            assert_eq!(r.status, 401);
+            assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(server.await.unwrap(), Err(Error::Refused(401))));
+}
+
+#[tokio::test]
+async fn subprotocol_is_negotiated() {
+    let (a, b) = tokio::io::duplex(64 << 10);
+    let server = tokio::spawn(accept_with(b, Config::default(), |req: &Request<'_>| {
+        let chat = req.protocols().any(|p| p == "chat");
+        Ok(if chat { Accept::new().protocol("chat") } else { Accept::new() })
+    }));
+    let request =
+        ClientRequest::new("ws://localhost/").unwrap().protocol("superchat").unwrap().protocol("chat").unwrap();
+    let client = client(request, Config::default(), a).await.unwrap();
+    assert_eq!(client.connection().protocol(), Some("chat"));
+    assert_eq!(server.await.unwrap().unwrap().connection().protocol(), Some("chat"));
+}
+
+#[tokio::test]
+async fn handshake_timeout_answers_408() {
+    let (a, mut b) = tokio::io::duplex(64 << 10);
+    let config = config(|c| c.handshake_timeout = Some(Duration::from_millis(100)));
+    let server = tokio::spawn(accept(a, config));
+    b.write_all(b"GET / HTTP/1.1\r\n").await.unwrap(); // and nothing more
+    match timeout(LIMIT, server).await.unwrap().unwrap() {
+        Err(Error::Closed(closed)) => assert_eq!(closed.error, Some(wsmachine::Error::HandshakeTimeout)),
+        other => panic!("unexpected {:?}", other.map(|_| ())),
+    }
+    let mut got = Vec::new();
+    timeout(LIMIT, b.read_to_end(&mut got)).await.unwrap().unwrap();
+    assert!(got.starts_with(b"HTTP/1.1 408"), "{}", String::from_utf8_lossy(&got));
+}
+
+#[tokio::test]
+async fn heartbeat_keeps_a_reading_peer_and_drops_a_silent_one() {
+    let heartbeat = config(|c| {
+        c.ping_interval = Some(Duration::from_millis(30));
+        c.pong_timeout = Duration::from_millis(150);
+    });
+    // A client that reads answers the heartbeat by itself: the server's
+    // Pings are reported and the connection outlives several pong timeouts.
+    let (mut client, server) = duplex_pair(Config::default(), heartbeat.clone()).await;
+    let server_task = tokio::spawn(echo(server));
+    let mut pings = 0;
+    let reading = tokio::time::Instant::now();
+    while reading.elapsed() < Duration::from_millis(500) {
+        // Several pong timeouts pass while the client just reads.
+        assert!(matches!(next(&mut client).await, Message::Ping(_)));
+        pings += 1;
+    }
+    assert!(pings >= 5, "{pings} heartbeat pings in 500 ms at a 30 ms interval");
+    client.send(Message::text("still here?")).await.unwrap();
+    loop {
+        match next(&mut client).await {
+            Message::Ping(_) => continue,
+            m => break assert_eq!(m, Message::text("still here?")),
+        }
+    }
+    drop(client);
+    drop(server_task);
+
+    // A peer that never answers is dropped after the pong timeout with 1006.
+    let (a, mut b) = tokio::io::duplex(64 << 10);
+    let server = tokio::spawn(accept(a, heartbeat));
+    b.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").await.unwrap();
+    let mut server = server.await.unwrap().unwrap();
+    let started = tokio::time::Instant::now();
+    match timeout(LIMIT, server.next()).await.unwrap().unwrap() {
+        Err(Error::Closed(closed)) => {
+            assert_eq!(closed.error, Some(wsmachine::Error::PongTimeout));
+            assert_eq!(closed.code, CloseCode::ABNORMAL);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(150) && took < Duration::from_secs(3), "{took:?}");
+}
+
+#[tokio::test]
+async fn close_timeout_bounds_waiting_for_the_peers_close() {
+    let config = config(|c| c.close_timeout = Some(Duration::from_millis(100)));
+    let (a, mut b) = tokio::io::duplex(64 << 10);
+    let server = tokio::spawn(accept(a, config));
+    b.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").await.unwrap();
+    let mut server = server.await.unwrap().unwrap();
+    server.close().await.unwrap(); // the peer never answers
+    match timeout(LIMIT, server.next()).await.unwrap().unwrap() {
+        Err(Error::Closed(closed)) => assert_eq!(closed.error, Some(wsmachine::Error::CloseTimeout)),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn split_halves_work_in_two_tasks() {
+    let (client, server) = duplex_pair(Config::default(), Config::default()).await;
+    let server_task = tokio::spawn(echo(server));
+    let (mut rx, mut tx) = client.split();
+    const N: usize = 5_000;
+    let writer = tokio::spawn(async move {
+        for i in 0..N {
+            tx.feed(Message::text(format!("message {i}"))).await.unwrap();
+            if i % 64 == 0 {
+                tx.flush().await.unwrap();
+            }
+        }
+        tx.flush().await.unwrap();
+        tx
+    });
+    for i in 0..N {
+        let m = timeout(LIMIT, rx.next()).await.unwrap().unwrap().unwrap();
+        assert_eq!(m, Message::text(format!("message {i}")));
+    }
+    let mut tx = writer.await.unwrap();
+    // The write half closes; the read half sees the server's reply.
+    tx.close().await.unwrap();
+    assert!(matches!(timeout(LIMIT, rx.next()).await.unwrap(), Some(Ok(Message::Close(Some(_))))));
+    assert!(matches!(timeout(LIMIT, server_task).await.unwrap().unwrap(), Ok(Message::Close(Some(_)))));
+    let ws = rx.reunite(tx).ok().unwrap();
+    assert_eq!(ws.connection().state(), wsmachine::State::Closed);
+}
+
+#[tokio::test]
+async fn read_half_answers_pings_while_the_write_half_is_idle() {
+    let (client, mut server) = duplex_pair(Config::default(), Config::default()).await;
+    let (mut rx, _tx) = client.split();
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = rx.next().await {} });
+    for i in 0..10u8 {
+        server.send(Message::Ping(vec![i])).await.unwrap();
+        assert_eq!(next(&mut server).await, Message::Pong(vec![i]));
+    }
+    reader.abort();
+}
+
+#[tokio::test]
+async fn backpressure_bounds_what_is_buffered() {
+    // A peer that never reads: the duplex holds 64 KiB, the sender at most
+    // max_buffered more before `send` waits.
+    let (a, b) = tokio::io::duplex(64 << 10);
+    let mut server = WebSocket::from_connection(
+        a,
+        wsmachine::Connection::established(wsmachine::Role::Server, Config::default()).unwrap(),
+    );
+    server.set_max_buffered(32 << 10);
+    let chunk = vec![7u8; 4 << 10];
+    let mut sent = 0;
+    let stalled = timeout(Duration::from_millis(300), async {
+        loop {
+            server.feed(Message::Binary(chunk.clone())).await.unwrap();
+            sent += 1;
+        }
+    })
+    .await;
+    assert!(stalled.is_err(), "sending never waited");
+    assert!(server.buffered_amount() <= (32 << 10) + chunk.len() + 14, "{}", server.buffered_amount());
+    assert!(sent < 64, "{sent} messages of 4 KiB went into 64 KiB of pipe and 32 KiB of buffer");
+    drop(b);
+}
+
+#[tokio::test]
+async fn connect_refuses_wss_without_tls() {
+    let err = connect(ClientRequest::new("wss://localhost/").unwrap(), Config::default()).await.err().unwrap();
+    assert!(matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::Unsupported), "{err:?}");
+}

@@ -132,7 +132,7 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 #[cfg(feature = "rustls")]
 impl<C, T, D> Transport for rustls::StreamOwned<C, T>
 where
-    C: core::ops::DerefMut<Target = rustls::ConnectionCommon<D>> + rustls::SideData,
+    C: core::ops::DerefMut + core::ops::Deref<Target = rustls::ConnectionCommon<D>>,
     T: Transport,
     D: rustls::SideData,
 {

@@ -1,79 +1,49 @@
-//! A client that sends each argument as a text message, prints each echo,
-//! and closes cleanly.
+//! A client on the blocking adapter that sends each argument as a text
+//! message, prints each echo, and closes cleanly.
 //!
 //! ```text
-//! cargo run --release --example echo_client -- [--deflate] ws://127.0.0.1:9001/ hello world
+//! cargo run --release --features blocking --example echo_client -- [--deflate] ws://127.0.0.1:9001/ hello world
 //! ```
 //!
 //! Exits non-zero if the handshake fails, an echo differs, the closing
-//! handshake is not clean, or the whole exchange takes more than 30 s. With
-//! `--deflate`, permessage-deflate is offered and must be accepted.
+//! handshake is not clean, or nothing arrives for 30 s. With `--deflate`,
+//! permessage-deflate is offered and must be accepted.
 
-#[path = "support/blocking.rs"]
-mod blocking;
-
-use std::io::{Error, ErrorKind};
-use std::net::TcpStream;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use wsmachine::{ClientRequest, CloseCode, Config, Connection, Event, State};
+use wsmachine::adapters::Message;
+use wsmachine::adapters::blocking::WebSocket;
+use wsmachine::{ClientRequest, CloseCode, Config};
 
 fn run(url: &str, messages: &[String], deflate: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let request = ClientRequest::new(url)?;
-    if request.is_secure() {
-        return Err("wss:// needs TLS around the TCP stream, which this example does not do".into());
-    }
-    let mut stream = TcpStream::connect((request.host(), request.port()))?;
-    stream.set_nodelay(true)?;
     let mut config = Config::default();
     if deflate {
         config.deflate = Some(wsmachine::deflate::DeflateConfig::default());
     }
-    let mut ws = Connection::client(request, config)?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut sent, mut echoed) = (false, 0);
-    let mut failure: Option<String> = None;
-    blocking::drive(&mut stream, &mut ws, |ws| {
-        if Instant::now() > deadline {
-            return Err(Error::new(ErrorKind::TimedOut, "no answer within 30 s"));
+    let mut ws = WebSocket::connect(ClientRequest::new(url)?, config)?;
+    if deflate && ws.connection().deflate().is_none() {
+        return Err("the server did not accept permessage-deflate".into());
+    }
+    ws.set_read_timeout(Some(Duration::from_secs(30)));
+    // Everything in one write, then the echoes.
+    for m in messages {
+        ws.write(Message::text(m.as_str()))?;
+    }
+    ws.flush()?;
+    for expected in messages {
+        match ws.read()? {
+            Message::Text(text) if &text == expected => println!("{text}"),
+            other => return Err(format!("unexpected {other:?}").into()),
         }
-        while let Some(event) = ws.poll_event() {
-            match event {
-                Event::Open(open) if deflate && open.deflate().is_none() => {
-                    failure = Some("the server did not accept permessage-deflate".to_owned());
-                }
-                Event::Rejected(resp) => failure = Some(format!("server answered {} {}", resp.status(), resp.reason())),
-                Event::Text(text) => {
-                    println!("{text}");
-                    if messages.get(echoed).map(String::as_str) != Some(text) {
-                        failure.get_or_insert_with(|| format!("unexpected echo {text:?}"));
-                    }
-                    echoed += 1;
-                }
-                Event::Binary(data) => failure = Some(format!("unexpected binary message of {} bytes", data.len())),
-                Event::Closed(closed) if !closed.clean || closed.code != CloseCode::NORMAL => {
-                    let why = closed.error.as_ref().map(|e| e.to_string()).unwrap_or_default();
-                    failure.get_or_insert_with(|| format!("closed with {} {}", closed.code, why));
-                }
-                _ => {}
-            }
+    }
+    ws.close(CloseCode::NORMAL, "done")?;
+    loop {
+        match ws.read()? {
+            Message::Close(Some(frame)) if frame.code == CloseCode::NORMAL => return Ok(()),
+            Message::Close(other) => return Err(format!("closed with {other:?}").into()),
+            _ => {}
         }
-        if ws.state() == State::Open && !sent {
-            for m in messages {
-                ws.send_text(m).map_err(Error::other)?;
-            }
-            sent = true;
-        }
-        if ws.state() == State::Open && echoed >= messages.len() {
-            ws.close(CloseCode::NORMAL, "done").map_err(Error::other)?;
-        }
-        Ok(())
-    })?;
-    match failure {
-        Some(f) => Err(f.into()),
-        None if echoed == messages.len() && ws.closed().is_some_and(|c| c.clean) => Ok(()),
-        None => Err(format!("{echoed} of {} messages echoed", messages.len()).into()),
     }
 }
 

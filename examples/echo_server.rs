@@ -1,22 +1,22 @@
-//! An echo server on blocking std I/O, a thread per connection.
+//! An echo server on the blocking adapter, a thread per connection.
 //!
 //! ```text
-//! cargo run --release --example echo_server -- 127.0.0.1:9001 [--deflate]
+//! cargo run --release --features blocking --example echo_server -- 127.0.0.1:9001 [--deflate]
 //! ```
 //!
 //! Every text message comes back as text, every binary message as binary,
-//! until the client closes. A heartbeat Ping goes out after 30 s of silence.
-//! With `--deflate`, offers of permessage-deflate are accepted.
-
-#[path = "support/blocking.rs"]
-mod blocking;
+//! until the client closes. A heartbeat Ping goes out after 30 s of silence
+//! (answered Pongs keep the connection; none within 20 s drops it). With
+//! `--deflate`, offers of permessage-deflate are accepted.
 
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use wsmachine::{Accept, Config, Connection, Event};
+use wsmachine::adapters::blocking::WebSocket;
+use wsmachine::adapters::{Error, Message};
+use wsmachine::{Accept, Config, Request};
 
-fn serve(mut stream: TcpStream, deflate: bool) -> std::io::Result<()> {
+fn serve(stream: TcpStream, deflate: bool) -> Result<(), Error> {
     stream.set_nodelay(true)?;
     let peer = stream.peer_addr()?;
     let mut config = Config::default();
@@ -24,45 +24,21 @@ fn serve(mut stream: TcpStream, deflate: bool) -> std::io::Result<()> {
     if deflate {
         config.deflate = Some(wsmachine::deflate::DeflateConfig::default());
     }
-    let mut ws = Connection::server(config);
-    blocking::drive(&mut stream, &mut ws, |ws| {
-        loop {
-            let Some((event, mut tx)) = ws.poll_event_with_sender() else {
+    let mut ws = WebSocket::accept_with(stream, config, |req: &Request<'_>| {
+        eprintln!("{peer}: GET {}", req.target());
+        Ok(Accept::new())
+    })?;
+    eprintln!("{peer}: open, permessage-deflate: {:?}", ws.connection().deflate());
+    loop {
+        match ws.read()? {
+            message @ (Message::Text(_) | Message::Binary(_)) => ws.send(message)?,
+            Message::Close(frame) => {
+                eprintln!("{peer}: closed cleanly {frame:?}");
                 return Ok(());
-            };
-            let accept = match event {
-                Event::Request(req) => {
-                    eprintln!("{peer}: GET {}", req.target());
-                    true
-                }
-                Event::Open(open) => {
-                    eprintln!("{peer}: open, permessage-deflate: {:?}", open.deflate());
-                    false
-                }
-                // The payload is borrowed from the receive buffer and written
-                // straight into the output buffer: no intermediate copy.
-                Event::Text(text) => {
-                    let _ = tx.send_text(text);
-                    false
-                }
-                Event::Binary(data) => {
-                    let _ = tx.send_binary(data);
-                    false
-                }
-                Event::Closed(closed) => {
-                    eprintln!("{peer}: closed {} {:?} clean={}", closed.code, closed.reason, closed.clean);
-                    if let Some(e) = &closed.error {
-                        eprintln!("{peer}: {e}");
-                    }
-                    false
-                }
-                _ => false,
-            };
-            if accept {
-                ws.accept(Accept::new()).map_err(std::io::Error::other)?;
             }
+            _ => {}
         }
-    })
+    }
 }
 
 fn main() -> std::io::Result<()> {
@@ -75,7 +51,7 @@ fn main() -> std::io::Result<()> {
         let stream = stream?;
         std::thread::spawn(move || {
             if let Err(e) = serve(stream, deflate) {
-                eprintln!("connection error: {e}");
+                eprintln!("connection ended: {e}");
             }
         });
     }

@@ -13,6 +13,7 @@ use wsmachine::adapters::{CloseFrame, Error, Message};
 use wsmachine::{Accept, ClientRequest, CloseCode, Config, MessageKind, Reject, Request};
 
 const LIMIT: Duration = Duration::from_secs(10);
+const HANDSHAKE: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
 fn config(f: impl FnOnce(&mut Config)) -> Config {
     let mut c = Config::default();
@@ -162,7 +163,7 @@ async fn peer_that_vanishes_ends_with_an_error_rfc6455_7_1_5() {
 async fn protocol_error_fails_the_connection_with_1002_rfc6455_7_1_7() {
     let (a, mut b) = tokio::io::duplex(64 << 10);
     let server = tokio::spawn(accept(a, Config::default()));
-    b.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").await.unwrap();
+    b.write_all(HANDSHAKE).await.unwrap();
     let mut server = server.await.unwrap().unwrap();
     // An unmasked frame from a client (RFC 6455 §5.1).
     b.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap();
@@ -258,7 +259,7 @@ async fn heartbeat_keeps_a_reading_peer_and_drops_a_silent_one() {
     // A peer that never answers is dropped after the pong timeout with 1006.
     let (a, mut b) = tokio::io::duplex(64 << 10);
     let server = tokio::spawn(accept(a, heartbeat));
-    b.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").await.unwrap();
+    b.write_all(HANDSHAKE).await.unwrap();
     let mut server = server.await.unwrap().unwrap();
     let started = tokio::time::Instant::now();
     match timeout(LIMIT, server.next()).await.unwrap().unwrap() {
@@ -277,7 +278,7 @@ async fn close_timeout_bounds_waiting_for_the_peers_close() {
     let config = config(|c| c.close_timeout = Some(Duration::from_millis(100)));
     let (a, mut b) = tokio::io::duplex(64 << 10);
     let server = tokio::spawn(accept(a, config));
-    b.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").await.unwrap();
+    b.write_all(HANDSHAKE).await.unwrap();
     let mut server = server.await.unwrap().unwrap();
     server.close().await.unwrap(); // the peer never answers
     match timeout(LIMIT, server.next()).await.unwrap().unwrap() {
@@ -356,4 +357,25 @@ async fn backpressure_bounds_what_is_buffered() {
 async fn connect_refuses_wss_without_tls() {
     let err = connect(ClientRequest::new("wss://localhost/").unwrap(), Config::default()).await.err().unwrap();
     assert!(matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::Unsupported), "{err:?}");
+}
+
+#[tokio::test]
+async fn accept_connection_takes_over_after_a_router_read_the_head() {
+    use wsmachine::adapters::tokio::accept_connection;
+    let (a, mut b) = tokio::io::duplex(64 << 10);
+    // The client's handshake and its first frame ("hi", masked) in one write.
+    let mut bytes = HANDSHAKE.to_vec();
+    bytes.extend_from_slice(&[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]);
+    b.write_all(&bytes).await.unwrap();
+    // The router reads what is there, looks at the head, and hands over.
+    let mut a = a;
+    let mut head = vec![0; 4096];
+    let n = a.read(&mut head).await.unwrap();
+    let (parsed, _) = wsmachine::handshake::server::RequestHead::parse(&head[..n], 64).unwrap().unwrap();
+    assert!(parsed.request().headers().has_token("Upgrade", "websocket"));
+    let mut conn = wsmachine::Connection::server(Config::default());
+    conn.receive(&head[..n]);
+    let mut server = accept_connection(a, conn, wsmachine::adapters::accept_all).await.unwrap();
+    // The frame that came with the head is not lost (RFC 6455 §4.2.2 ends with frames following).
+    assert_eq!(next(&mut server).await, Message::text("hi"));
 }

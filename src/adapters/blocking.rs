@@ -233,8 +233,17 @@ impl<S: Transport> WebSocket<S> {
     /// })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn accept_with(stream: S, config: Config, mut decide: impl Decide) -> Result<Self, Error> {
-        let mut this = Self::new(stream, Connection::server(config));
+    pub fn accept_with(stream: S, config: Config, decide: impl Decide) -> Result<Self, Error> {
+        Self::accept_connection(stream, Connection::server(config), decide)
+    }
+
+    /// Server: runs the opening handshake of `ws`, a
+    /// [`Connection::server`] that was already given the bytes someone
+    /// else read from `stream` (an HTTP router that read the request head
+    /// to choose between a page and the WebSocket endpoint). `decide` as in
+    /// [`accept_with`](Self::accept_with).
+    pub fn accept_connection(stream: S, ws: Connection, mut decide: impl Decide) -> Result<Self, Error> {
+        let mut this = Self::new(stream, ws);
         this.handshake(&mut decide)?;
         Ok(this)
     }

@@ -132,9 +132,21 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S, config: Config
 pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     config: Config,
+    decide: impl Decide,
+) -> Result<WebSocket<S>, Error> {
+    accept_connection(stream, Connection::server(config), decide).await
+}
+
+/// Server: runs the opening handshake of `ws`, a [`Connection::server`]
+/// that was already given the bytes someone else read from `stream` (an
+/// HTTP router that read the request head to choose between a page and the
+/// WebSocket endpoint). `decide` as in [`accept_with`].
+pub async fn accept_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    ws: Connection,
     mut decide: impl Decide,
 ) -> Result<WebSocket<S>, Error> {
-    let mut ws = WebSocket::from_connection(stream, Connection::server(config));
+    let mut ws = WebSocket::from_connection(stream, ws);
     ws.inner.handshake(&mut decide).await?;
     Ok(ws)
 }

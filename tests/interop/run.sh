@@ -11,7 +11,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet 'websockets>=13,<18'
 fi
-cargo build --quiet --release --example echo_server --example echo_client
+cargo build --quiet --release --features blocking --example echo_server --example echo_client
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }

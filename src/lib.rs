@@ -71,7 +71,7 @@
 //! | [`config`] | | limits and their defaults |
 //! | [`random`] | §5.3 | masking keys from a CSPRNG |
 //! | `deflate` | RFC 7692 | permessage-deflate negotiation and compression (feature `deflate`, default) |
-//! | [`adapters`] | | thin runtime adapters: `adapters::mio` (feature `mio`) |
+//! | [`adapters`] | | thin runtime adapters: `tokio`, `blocking`, `mio` (features of the same names) |
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 

@@ -7,9 +7,9 @@
 //!
 //! | module | feature | for |
 //! |---|---|---|
-//! | [`tokio`](self::tokio) | `tokio` | a `Stream` + `Sink` of [`Message`]s over any `AsyncRead + AsyncWrite`, split into halves |
+//! | [`tokio`] | `tokio` | a `Stream` + `Sink` of [`Message`]s over any `AsyncRead + AsyncWrite`, split into halves |
 //! | [`blocking`] | `blocking` | `read` / `send` / `close` over any `Read + Write`, with timeouts |
-//! | [`mio`](self::mio) | `mio` | one thread driving many connections; you poll the borrowed events |
+//! | [`mio`] | `mio` | one thread driving many connections; you poll the borrowed events |
 //!
 //! The tokio and blocking adapters deliver owned [`Message`]s and share one
 //! [`Error`] type. Read `adapters/mio.rs` (one file) to learn how to write an

@@ -277,3 +277,28 @@ fn write_timeout_fails_a_send_to_a_peer_that_does_not_read() {
     assert!(took < Duration::from_secs(10));
     drop(ws);
 }
+
+#[test]
+fn peer_reset_is_a_transport_error_then_already_closed() {
+    let (url, handle) = server(|tcp| {
+        let mut ws = WebSocket::accept(tcp, Config::default()).unwrap();
+        let first = ws.read();
+        (first, ws.read())
+    });
+    let ws = connect(&url);
+    // SO_LINGER 0 (through tokio, which exposes it): dropping the socket sends a reset.
+    let (tcp, _) = ws.into_parts();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+    rt.block_on(async move {
+        tcp.set_nonblocking(true).unwrap();
+        let tcp = tokio::net::TcpStream::from_std(tcp).unwrap();
+        tcp.set_zero_linger().unwrap();
+    });
+    let (first, second) = handle.join().unwrap();
+    match first {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+        Err(Error::Closed(c)) => assert_eq!(c.error, Some(wsmachine::Error::UnexpectedEof)),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(second, Err(Error::AlreadyClosed)), "{second:?}");
+}

@@ -379,3 +379,26 @@ async fn accept_connection_takes_over_after_a_router_read_the_head() {
     // The frame that came with the head is not lost (RFC 6455 §4.2.2 ends with frames following).
     assert_eq!(next(&mut server).await, Message::text("hi"));
 }
+
+#[tokio::test]
+async fn peer_reset_ends_with_an_error_then_none() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = accept(tcp, Config::default()).await.unwrap();
+        let first = timeout(LIMIT, ws.next()).await.unwrap();
+        (first, ws.next().await.is_none())
+    });
+    let client = connect(url.as_str(), Config::default()).await.unwrap();
+    // SO_LINGER 0: dropping the socket sends a reset, not a FIN.
+    client.get_ref().set_zero_linger().unwrap();
+    drop(client);
+    let (first, then_none) = server.await.unwrap();
+    match first {
+        Some(Err(Error::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+        Some(Err(Error::Closed(c))) => assert_eq!(c.error, Some(wsmachine::Error::UnexpectedEof)),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(then_none);
+}

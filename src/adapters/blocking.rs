@@ -53,10 +53,10 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::message::{
-    DEFAULT_MAX_BUFFERED, Decide, Error, Message, Next, READ_CHUNK, Rejection, accept_all, handshake_step,
-    next_message, queue,
+    DEFAULT_MAX_BUFFERED, Decide, Error, IntoClientRequest, Message, Next, READ_CHUNK, Rejection, accept_all,
+    handshake_step, next_message, queue,
 };
-use crate::{ClientRequest, CloseCode, Config, Connection};
+use crate::{CloseCode, Config, Connection};
 
 /// A blocking byte stream the adapter can run over. Timeouts let the
 /// connection's timers (heartbeat, Pong, close and handshake timeouts) run
@@ -171,7 +171,8 @@ impl WebSocket<TcpStream> {
     /// Client: connects over TCP to the request's host and port (`ws://`
     /// only; for `wss://` connect TLS yourself and use
     /// [`client`](Self::client)) and completes the opening handshake.
-    pub fn connect(request: ClientRequest, config: Config) -> Result<Self, Error> {
+    pub fn connect(request: impl IntoClientRequest, config: Config) -> Result<Self, Error> {
+        let request = request.into_client_request()?;
         if request.is_secure() {
             return Err(Error::Io(io::Error::new(
                 ErrorKind::Unsupported,
@@ -203,8 +204,8 @@ impl<S: Transport> WebSocket<S> {
     /// already set up for `wss://`) and waits for the server's answer,
     /// at most [`Config::handshake_timeout`]. A status other than 101 is
     /// [`Error::Rejected`].
-    pub fn client(request: ClientRequest, config: Config, stream: S) -> Result<Self, Error> {
-        let ws = Connection::client(request, config)?;
+    pub fn client(request: impl IntoClientRequest, config: Config, stream: S) -> Result<Self, Error> {
+        let ws = Connection::client(request.into_client_request()?, config)?;
         let mut this = Self::new(stream, ws);
         this.handshake(&mut accept_all)?;
         Ok(this)

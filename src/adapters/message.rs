@@ -12,7 +12,7 @@ use crate::event::{Closed, Event};
 use crate::handshake::client::Response;
 use crate::handshake::server::{Accept, Reject, Request};
 use crate::message::MessageKind;
-use crate::{CloseCode, Connection};
+use crate::{ClientRequest, CloseCode, Connection};
 
 /// How many bytes an adapter reads from its transport at a time.
 pub const READ_CHUNK: usize = 16 << 10;
@@ -182,6 +182,37 @@ impl From<RequestError> for Error {
 impl From<getrandom::Error> for Error {
     fn from(e: getrandom::Error) -> Self {
         Error::Io(io::Error::other(e))
+    }
+}
+
+/// What `connect` and `client` take: a URL (`"ws://host:port/path"`) or a
+/// [`ClientRequest`] built with subprotocols, extensions and headers.
+pub trait IntoClientRequest {
+    /// The request.
+    fn into_client_request(self) -> Result<ClientRequest, RequestError>;
+}
+
+impl IntoClientRequest for ClientRequest {
+    fn into_client_request(self) -> Result<ClientRequest, RequestError> {
+        Ok(self)
+    }
+}
+
+impl IntoClientRequest for &str {
+    fn into_client_request(self) -> Result<ClientRequest, RequestError> {
+        ClientRequest::new(self)
+    }
+}
+
+impl IntoClientRequest for &String {
+    fn into_client_request(self) -> Result<ClientRequest, RequestError> {
+        ClientRequest::new(self)
+    }
+}
+
+impl IntoClientRequest for String {
+    fn into_client_request(self) -> Result<ClientRequest, RequestError> {
+        ClientRequest::new(&self)
     }
 }
 

@@ -28,7 +28,7 @@
 //! use futures_util::{SinkExt, StreamExt};
 //! use wsmachine::adapters::tokio::{accept, connect};
 //! use wsmachine::adapters::Message;
-//! use wsmachine::{ClientRequest, Config};
+//! use wsmachine::Config;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // A server: echo every message of every client.
@@ -48,7 +48,7 @@
 //! });
 //!
 //! // A client.
-//! let mut ws = connect(ClientRequest::new("ws://127.0.0.1:9001/")?, Config::default()).await?;
+//! let mut ws = connect("ws://127.0.0.1:9001/", Config::default()).await?;
 //! ws.send(Message::text("hello")).await?;
 //! assert_eq!(ws.next().await.transpose()?, Some(Message::text("hello")));
 //! ws.close().await?; // sends a Close; the stream then ends with the server's
@@ -72,15 +72,16 @@ use futures_core::Stream;
 use futures_sink::Sink;
 
 use super::message::{
-    DEFAULT_MAX_BUFFERED, Decide, Error, Message, Next, READ_CHUNK, Rejection, accept_all, handshake_step,
-    next_message, queue,
+    DEFAULT_MAX_BUFFERED, Decide, Error, IntoClientRequest, Message, Next, READ_CHUNK, Rejection, accept_all,
+    handshake_step, next_message, queue,
 };
-use crate::{ClientRequest, CloseCode, Config, Connection, State};
+use crate::{CloseCode, Config, Connection, State};
 
 /// Client: connects over TCP to the request's host and port (`ws://` only;
 /// for `wss://` connect TLS yourself and call [`client`]) and completes the
 /// opening handshake.
-pub async fn connect(request: ClientRequest, config: Config) -> Result<WebSocket<TcpStream>, Error> {
+pub async fn connect(request: impl IntoClientRequest, config: Config) -> Result<WebSocket<TcpStream>, Error> {
+    let request = request.into_client_request()?;
     if request.is_secure() {
         return Err(Error::Io(io::Error::new(
             ErrorKind::Unsupported,
@@ -96,10 +97,11 @@ pub async fn connect(request: ClientRequest, config: Config) -> Result<WebSocket
 /// set up for `wss://`) and waits for the server's answer, at most
 /// [`Config::handshake_timeout`]. A status other than 101 is [`Error::Rejected`].
 pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
-    request: ClientRequest,
+    request: impl IntoClientRequest,
     config: Config,
     stream: S,
 ) -> Result<WebSocket<S>, Error> {
+    let request = request.into_client_request()?;
     let mut ws = WebSocket::from_connection(stream, Connection::client(request, config)?);
     ws.inner.handshake(&mut accept_all).await?;
     Ok(ws)

@@ -6,7 +6,7 @@
 // negotiated exactly when the server allows it (Chromium always offers it);
 // two pages in one room get each other's messages and never their own; a
 // page in another room gets none of them; a page that closes leaves the
-// room (the others are told). Every wait is bounded; exits non-zero on the
+// room (the others are told), and so does one that clicks Leave. Every wait is bounded; exits non-zero on the
 // first failure.
 import { chromium } from 'playwright-core';
 
@@ -103,6 +103,14 @@ await say(alice, 'anyone?');
 await say(dave, 'still b');
 await expectLine(carol, 'msg dave: still b');
 if ((await lines(carol)).some((l) => l.includes('anyone?'))) await fail('carol saw room a after bob left');
+
+// Carol leaves with the button: she is told, dave is told, and she hears room b no more.
+await carol.click('#leave');
+await expectLine(carol, 'left b');
+await expectLine(dave, 'info carol left');
+await say(dave, 'after carol left');
+await new Promise((resolve) => setTimeout(resolve, 300));
+if ((await lines(carol)).some((l) => l.includes('after carol left'))) await fail('carol still heard room b after leaving');
 
 console.log(`browser test [${mode}]: ok (extensions: ${mode === 'deflate' ? 'permessage-deflate' : 'none'})`);
 await browser.close();

@@ -158,14 +158,16 @@ fn read_timeout_returns_and_the_connection_stays_usable() {
 
 #[test]
 fn heartbeat_pings_while_blocked_in_read_and_drops_a_silent_peer() {
-    let heartbeat = config(|c| {
-        c.ping_interval = Some(Duration::from_millis(30));
-        c.pong_timeout = Duration::from_millis(150);
-    });
+    let heartbeat = || {
+        config(|c| {
+            c.ping_interval = Some(Duration::from_millis(30));
+            c.pong_timeout = Duration::from_millis(150);
+        })
+    };
     // A reading client answers by itself: the server reads through many
     // pong timeouts and sees only the Pongs.
     let (url, handle) = server(move |tcp| {
-        let mut ws = WebSocket::accept(tcp, heartbeat).unwrap();
+        let mut ws = WebSocket::accept(tcp, heartbeat()).unwrap();
         let started = Instant::now();
         let mut pongs = 0;
         while started.elapsed() < Duration::from_millis(600) {
@@ -189,12 +191,8 @@ fn heartbeat_pings_while_blocked_in_read_and_drops_a_silent_peer() {
     assert!(pings >= 5 && pongs >= 5, "{pings} pings, {pongs} pongs");
 
     // A raw peer that never answers is dropped after the pong timeout.
-    let heartbeat = config(|c| {
-        c.ping_interval = Some(Duration::from_millis(30));
-        c.pong_timeout = Duration::from_millis(150);
-    });
     let (url, handle) = server(move |tcp| {
-        let mut ws = WebSocket::accept(tcp, heartbeat).unwrap();
+        let mut ws = WebSocket::accept(tcp, heartbeat()).unwrap();
         let started = Instant::now();
         (ws.read(), started.elapsed())
     });

@@ -200,3 +200,22 @@ fn remove_drops_a_stuck_connection() {
     assert!(driver.is_empty() && driver.connection(id).is_none() && driver.remove(id).is_none());
     assert_eq!(peer.read(&mut buf).unwrap(), 0, "the socket is closed");
 }
+
+#[test]
+fn an_idle_connection_holds_no_buffers() {
+    let server = Server::start(None);
+    let messages: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 1 << 20]).collect();
+    // Four messages: the client closes only after five, so it stays open and idle.
+    let mut driver = Driver::new(Client { to_send: messages.clone(), echoed: Vec::new(), closed_clean: None }).unwrap();
+    let ws =
+        Connection::client(ClientRequest::new(&format!("ws://{}/", server.addr)).unwrap(), Config::default()).unwrap();
+    let id = driver.connect(server.addr, ws).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while driver.handler().echoed.len() < 4 {
+        assert!(Instant::now() < deadline, "timed out");
+        driver.turn(Some(Duration::from_millis(50))).unwrap();
+    }
+    assert!(driver.handler().echoed == messages);
+    driver.turn(Some(Duration::from_millis(20))).unwrap();
+    assert_eq!(driver.connection(id).unwrap().buffer_capacity(), 0);
+}

@@ -243,6 +243,7 @@ impl<H: Handler> Driver<H> {
         loop {
             let over_limit = |ws: &Connection| self.max_buffered.is_some_and(|max| ws.buffered_amount() > max);
             let mut held_back = false;
+            let mut idle = false;
             while !entry.eof {
                 if over_limit(&entry.ws) {
                     held_back = true;
@@ -257,7 +258,10 @@ impl<H: Handler> Driver<H> {
                         entry.ws.receive(&self.buf[..n]);
                         self.handler.handle(id, &mut entry.ws);
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        idle = true;
+                        break;
+                    }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => {
                         entry.eof = true;
@@ -268,6 +272,12 @@ impl<H: Handler> Driver<H> {
             entry.ws.handle_timeout(Instant::now());
             self.handler.handle(id, &mut entry.ws);
             let write_failed = Self::write_pending(entry);
+            if idle && entry.ws.buffer_capacity() != 0 {
+                // Everything read was handled and written: release the
+                // buffers that hold no data, so that idle connections cost
+                // only their state.
+                entry.ws.shrink_buffers();
+            }
             if write_failed || entry.ws.should_close_transport() || entry.lingering.is_some() {
                 break;
             }

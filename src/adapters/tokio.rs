@@ -59,6 +59,7 @@
 //! [`Sink`]: futures_sink::Sink
 
 use core::future::poll_fn;
+use core::mem::MaybeUninit;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker, ready};
 use std::io::{self, ErrorKind};
@@ -170,7 +171,6 @@ enum Side {
 struct Inner<S> {
     io: S,
     ws: Connection,
-    buf: Box<[u8]>,
     /// The connection's next deadline, on tokio's clock (made on first use,
     /// so that a `WebSocket` can be built outside a runtime).
     sleep: Option<Pin<Box<Sleep>>>,
@@ -200,7 +200,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             inner: Inner {
                 io: stream,
                 ws,
-                buf: vec![0; READ_CHUNK].into_boxed_slice(),
                 sleep: None,
                 armed: None,
                 max_buffered: DEFAULT_MAX_BUFFERED,
@@ -373,15 +372,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// Reads once into the connection, or runs its timers when one is due.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.eof {
-            let mut buf = ReadBuf::new(&mut self.buf);
+            // On the stack: `receive` copies what was read into the
+            // connection anyway, so an idle connection holds no read buffer.
+            let mut chunk = [const { MaybeUninit::<u8>::uninit() }; READ_CHUNK];
+            let mut buf = ReadBuf::uninit(&mut chunk);
             match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(())) => {
-                    let n = buf.filled().len();
-                    if n == 0 {
+                    if buf.filled().is_empty() {
                         self.eof = true;
                         self.ws.receive_eof();
                     } else {
-                        self.ws.receive(&self.buf[..n]);
+                        self.ws.receive(buf.filled());
                     }
                     self.ws.handle_timeout(Instant::now());
                     return Poll::Ready(Ok(()));
@@ -391,7 +392,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                     return Poll::Pending;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {}
+                Poll::Pending => {
+                    // Nothing to read: release the buffers that hold no
+                    // data, so that idle connections cost only their state.
+                    if self.ws.buffer_capacity() != 0 {
+                        self.ws.shrink_buffers();
+                    }
+                }
             }
         }
         let Some(deadline) = self.ws.poll_timeout() else {

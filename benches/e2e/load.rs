@@ -1,7 +1,7 @@
 //! The end-to-end load generator: C client connections over loopback TCP,
 //! each keeping W binary messages of S bytes in flight against an echo
-//! server; after a warm-up it counts echoes for a fixed time and prints one
-//! JSON line (messages/s, MB/s each way, round-trip p50/p99).
+//! server; after a warm-up it prints `measuring`, counts echoes for a fixed time
+//! and prints one JSON line (messages/s, MB/s each way, round-trip p50/p99).
 //!
 //! ```text
 //! e2e_load --addr 127.0.0.1:PORT --conns C --window W --size S [--seconds 5] [--warmup 1]
@@ -112,6 +112,8 @@ fn main() {
     let mut config = Config::default();
     config.deflate = None;
     config.max_message_size = size.max(1 << 20);
+    // Thousands of handshakes queue up at a one-thread server: let them wait.
+    config.handshake_timeout = Some(Duration::from_secs(60));
     let load = Load {
         window,
         payload: (0..size).map(|i| (i * 131 + 7) as u8).collect(),
@@ -154,6 +156,9 @@ fn main() {
         driver.turn(Some(Duration::from_millis(10))).expect("turn");
     }
     driver.handler().measuring = true;
+    // The runner samples the server's CPU time between this line and the result.
+    println!("measuring");
+    std::io::Write::flush(&mut std::io::stdout()).expect("stdout");
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);
     while Instant::now() < until {

@@ -79,15 +79,36 @@ def rss_kib(pid, field="VmRSS"):
     return 0
 
 
-def load(port, conns, window, size, seconds):
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(server, port, conns, window, size, seconds):
+    """Runs the load; also the server's CPU time per echoed message while it was measured."""
     cmd = pin(1) + [
         os.path.join(BIN, "e2e_load"), "--addr", f"127.0.0.1:{port}", "--conns", str(conns),
         "--window", str(window), "--size", str(size), "--seconds", str(seconds), "--warmup", "1",
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 90)
-    if out.returncode != 0:
-        raise SystemExit(f"e2e_load failed: {out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        if line.strip() != "measuring":
+            raise SystemExit(f"e2e_load failed: {line}{proc.stderr.read()[-2000:]}")
+        cpu_before = cpu_seconds(server.pid)
+        line = proc.stdout.readline()
+        cpu = cpu_seconds(server.pid) - cpu_before
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    if proc.returncode != 0 or not line:
+        raise SystemExit(f"e2e_load failed: {proc.stderr.read()[-2000:]}")
+    result = json.loads(line)
+    result["server_cpu_s"] = round(cpu, 3)
+    result["server_cpu_ns_per_msg"] = round(cpu * 1e9 / max(result["messages"], 1))
+    return result
 
 
 def idle_memory(name, n):
@@ -116,7 +137,7 @@ def idle_memory(name, n):
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the servers and the load
-    if hard < 2 * max(IDLE) + 100:
+    if hard < max(IDLE) + 100:  # each process holds one side of every connection
         raise SystemExit(f"open-file limit {hard} is too low for {max(IDLE)} idle connections")
     subprocess.run(["cargo", "build", "--quiet", "--release", "--bins"], cwd=ROOT, check=True)
     rounds, seconds = arg("--rounds", 3), arg("--seconds", 5)
@@ -129,13 +150,13 @@ def main():
                 port = free_port()
                 server = start_server(name, port)
                 try:
-                    res = load(port, conns, window, size, seconds)
+                    res = load(server, port, conns, window, size, seconds)
                 finally:
                     stop(server)
                 res.update(server=name, round=r)
                 results["runs"].append(res)
                 print(f"  {name:18} C={conns:<5} W={window:<3} S={size:<6} {res['msgs_per_s']:>10} msg/s "
-                      f"p50 {res['p50_us']} us p99 {res['p99_us']} us", file=sys.stderr)
+                      f"p50 {res['p50_us']} us p99 {res['p99_us']} us, server CPU {res['server_cpu_ns_per_msg']} ns/msg", file=sys.stderr)
     if "--quick" not in sys.argv:
         for n in IDLE:
             for name in SERVERS:
@@ -163,20 +184,33 @@ def report(results, scenarios):
     print(f"End-to-end echo, {results['when']}, {results['cpu']}, {os.cpu_count()} cores, "
           f"servers pinned to core 0 and the load to core 1: {results['pinned']}; median of "
           f"{results['rounds']} runs of {results['seconds']} s each.\n")
-    print("| C | W | size | " + " | ".join(f"{s} msg/s" for s in SERVERS)
+    print("Messages per second (echoes received by the load generator):\n")
+    print("| C | W | size | " + " | ".join(f"{s}" for s in SERVERS)
           + " | mio ÷ best peer | tokio ÷ best peer | p50 / p99 µs (mio) | p50 / p99 µs (best peer) |")
     print("|" + "---|" * (3 + len(SERVERS) + 4))
+    cpu_rows = []
     for (conns, window, size) in scenarios:
         med = {}
         for name in SERVERS:
             runs = [r for r in results["runs"] if r["server"] == name and (r["conns"], r["window"], r["size"]) == (conns, window, size)]
-            med[name] = {k: statistics.median(r[k] for r in runs) for k in ("msgs_per_s", "p50_us", "p99_us")}
+            med[name] = {k: statistics.median(r[k] for r in runs)
+                         for k in ("msgs_per_s", "p50_us", "p99_us", "server_cpu_ns_per_msg", "server_cpu_s")}
         best = max(PEERS, key=lambda p: med[p]["msgs_per_s"])
         ratio = lambda ours: med[ours]["msgs_per_s"] / max(med[best]["msgs_per_s"], 1)
         cells = " | ".join(f"{med[s]['msgs_per_s']:,.0f}" for s in SERVERS)
         print(f"| {conns} | {window} | {size} | {cells} | {ratio('wsmachine-mio'):.2f}× | {ratio('wsmachine-tokio'):.2f}× "
               f"| {med['wsmachine-mio']['p50_us']:.0f} / {med['wsmachine-mio']['p99_us']:.0f} "
               f"| {med[best]['p50_us']:.0f} / {med[best]['p99_us']:.0f} ({best}) |")
+        cheapest = min(PEERS, key=lambda p: med[p]["server_cpu_ns_per_msg"])
+        cost = lambda ours: med[cheapest]["server_cpu_ns_per_msg"] / max(med[ours]["server_cpu_ns_per_msg"], 1)
+        cells = " | ".join(f"{med[s]['server_cpu_ns_per_msg']:,.0f} ns ({100 * med[s]['server_cpu_s'] / results['seconds']:.0f}%)"
+                           for s in SERVERS)
+        cpu_rows.append(f"| {conns} | {window} | {size} | {cells} | {cost('wsmachine-mio'):.2f}× | {cost('wsmachine-tokio'):.2f}× |")
+    print("\nServer CPU time per echoed message (and the server's CPU use while measured); the ratio is how many "
+          "times less CPU than the cheapest peer:\n")
+    print("| C | W | size | " + " | ".join(SERVERS) + " | mio | tokio |")
+    print("|" + "---|" * (3 + len(SERVERS) + 2))
+    print("\n".join(cpu_rows))
     if results["memory"]:
         print("\nIdle connections: server resident memory (VmRSS) while holding them, and the growth per connection.\n")
         print("| server | idle connections | RSS before | RSS holding | peak RSS | bytes per connection |")

@@ -21,6 +21,9 @@
 //!   [`Connection::buffered_amount`] itself.
 //! - **Time**: the poll timeout is the earliest [`Connection::poll_timeout`];
 //!   every connection whose deadline passed gets [`Connection::handle_timeout`].
+//! - **Memory**: a connection on which nothing arrived for a second
+//!   ([`Driver::set_shrink_after`]) releases its empty buffers, so an idle
+//!   connection costs its state (about 1 KiB with the driver's entry).
 //! - **Closing**: when [`Connection::should_close_transport`] says so, the
 //!   driver shuts down the write side and reads until the peer's EOF (at most
 //!   two seconds) before dropping the socket. Dropping a socket with unread
@@ -70,6 +73,8 @@ use crate::{Config, Connection};
 /// How long a closed connection waits for the peer's EOF before the socket is dropped.
 const LINGER: Duration = Duration::from_secs(2);
 const LISTENER: Token = Token(usize::MAX);
+/// The default for [`Driver::set_shrink_after`].
+pub const DEFAULT_SHRINK_AFTER: Duration = Duration::from_secs(1);
 
 /// The application's side of the driver.
 pub trait Handler {
@@ -90,6 +95,10 @@ struct Entry {
     eof: bool,
     /// The write side was shut down at this time; waiting for the peer's EOF.
     lingering: Option<Instant>,
+    /// When bytes last arrived.
+    last_read: Instant,
+    /// The buffers were released since then.
+    shrunk: bool,
 }
 
 /// One thread's event loop over many connections.
@@ -101,6 +110,7 @@ pub struct Driver<H> {
     next_token: usize,
     buf: Box<[u8]>,
     max_buffered: Option<usize>,
+    shrink_after: Option<Duration>,
     handler: H,
 }
 
@@ -115,6 +125,7 @@ impl<H: Handler> Driver<H> {
             next_token: 0,
             buf: vec![0; 64 << 10].into_boxed_slice(),
             max_buffered: None,
+            shrink_after: Some(DEFAULT_SHRINK_AFTER),
             handler,
         })
     }
@@ -139,7 +150,8 @@ impl<H: Handler> Driver<H> {
         self.poll.registry().register(&mut stream, id, Interest::READABLE | Interest::WRITABLE)?;
         let _ = stream.set_nodelay(true);
         ws.handle_timeout(Instant::now()); // start the connection's clock
-        self.conns.insert(id, Entry { stream, ws, eof: false, lingering: None });
+        let entry = Entry { stream, ws, eof: false, lingering: None, last_read: Instant::now(), shrunk: false };
+        self.conns.insert(id, entry);
         self.service(id);
         Ok(id)
     }
@@ -149,6 +161,15 @@ impl<H: Handler> Driver<H> {
     /// docs for when this is safe.
     pub fn set_max_buffered(&mut self, bytes: Option<usize>) {
         self.max_buffered = bytes;
+    }
+
+    /// Release a connection's empty buffers ([`Connection::shrink_buffers`])
+    /// once nothing has arrived on it for this long (`None`: never), so that
+    /// idle connections cost only their state. Default: 1 s. Not at once:
+    /// a busy connection would free and allocate its buffers on every
+    /// wakeup, which for large messages costs more than the messages.
+    pub fn set_shrink_after(&mut self, idle: Option<Duration>) {
+        self.shrink_after = idle;
     }
 
     /// The handler.
@@ -190,7 +211,7 @@ impl<H: Handler> Driver<H> {
     /// services every connection that is ready or due.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
         let now = Instant::now();
-        let deadline = self.conns.values().filter_map(Self::deadline).min();
+        let deadline = self.conns.values().filter_map(|e| Self::deadline(e, self.shrink_after)).min();
         let mut wait = deadline.map(|d| d.saturating_duration_since(now));
         if let Some(max) = max_wait {
             wait = Some(wait.map_or(max, |w| w.min(max)));
@@ -204,7 +225,8 @@ impl<H: Handler> Driver<H> {
             self.accept_all()?;
         }
         let now = Instant::now();
-        ready.extend(self.conns.iter().filter(|(_, e)| Self::deadline(e).is_some_and(|d| d <= now)).map(|(t, _)| *t));
+        let due = |e: &Entry| Self::deadline(e, self.shrink_after).is_some_and(|d| d <= now);
+        ready.extend(self.conns.iter().filter(|(_, e)| due(e)).map(|(t, _)| *t));
         ready.sort_unstable();
         ready.dedup();
         for id in ready.into_iter().filter(|&t| t != LISTENER) {
@@ -213,11 +235,18 @@ impl<H: Handler> Driver<H> {
         Ok(())
     }
 
-    fn deadline(entry: &Entry) -> Option<Instant> {
+    fn deadline(entry: &Entry, shrink_after: Option<Duration>) -> Option<Instant> {
         match entry.lingering {
             Some(since) => Some(since + LINGER),
-            None => entry.ws.poll_timeout(),
+            None => entry.ws.poll_timeout().into_iter().chain(Self::shrink_at(entry, shrink_after)).min(),
         }
+    }
+
+    /// When the connection's buffers are to be released, if they hold memory and no output.
+    fn shrink_at(entry: &Entry, shrink_after: Option<Duration>) -> Option<Instant> {
+        let idle = shrink_after?;
+        let holding = !entry.shrunk && entry.ws.buffer_capacity() != 0 && entry.ws.pending_output().is_empty();
+        holding.then(|| entry.last_read + idle)
     }
 
     fn accept_all(&mut self) -> io::Result<()> {
@@ -243,7 +272,6 @@ impl<H: Handler> Driver<H> {
         loop {
             let over_limit = |ws: &Connection| self.max_buffered.is_some_and(|max| ws.buffered_amount() > max);
             let mut held_back = false;
-            let mut idle = false;
             while !entry.eof {
                 if over_limit(&entry.ws) {
                     held_back = true;
@@ -255,13 +283,12 @@ impl<H: Handler> Driver<H> {
                         entry.ws.receive_eof();
                     }
                     Ok(n) => {
+                        entry.last_read = Instant::now();
+                        entry.shrunk = false;
                         entry.ws.receive(&self.buf[..n]);
                         self.handler.handle(id, &mut entry.ws);
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        idle = true;
-                        break;
-                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => {
                         entry.eof = true;
@@ -272,11 +299,9 @@ impl<H: Handler> Driver<H> {
             entry.ws.handle_timeout(Instant::now());
             self.handler.handle(id, &mut entry.ws);
             let write_failed = Self::write_pending(entry);
-            if idle && entry.ws.buffer_capacity() != 0 {
-                // Everything read was handled and written: release the
-                // buffers that hold no data, so that idle connections cost
-                // only their state.
+            if Self::shrink_at(entry, self.shrink_after).is_some_and(|at| at <= Instant::now()) {
                 entry.ws.shrink_buffers();
+                entry.shrunk = true;
             }
             if write_failed || entry.ws.should_close_transport() || entry.lingering.is_some() {
                 break;

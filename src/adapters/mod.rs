@@ -31,6 +31,6 @@ pub mod tokio;
 
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 pub use message::{
-    CloseFrame, DEFAULT_MAX_BUFFERED, Decide, Decision, Error, IntoClientRequest, Message, READ_CHUNK, Rejection,
-    accept_all,
+    CloseFrame, DEFAULT_MAX_BUFFERED, DEFAULT_SHRINK_AFTER, Decide, Decision, Error, IntoClientRequest, Message,
+    READ_CHUNK, Rejection, accept_all,
 };

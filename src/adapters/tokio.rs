@@ -23,6 +23,10 @@
 //!   cannot deadlock on each other.
 //! - **One write for many messages**: `feed` queues, `flush` writes; `send`
 //!   does both.
+//! - **Memory**: reads go through a buffer on the stack, and a connection
+//!   on which nothing arrived for a second
+//!   ([`set_shrink_after`](WebSocket::set_shrink_after)) releases its empty
+//!   buffers: an idle connection costs its state.
 //!
 //! ```no_run
 //! use futures_util::{SinkExt, StreamExt};
@@ -64,7 +68,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker, ready};
 use std::io::{self, ErrorKind};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::net::TcpStream;
@@ -73,8 +77,8 @@ use futures_core::Stream;
 use futures_sink::Sink;
 
 use super::message::{
-    DEFAULT_MAX_BUFFERED, Decide, Error, IntoClientRequest, Message, Next, READ_CHUNK, Rejection, accept_all,
-    handshake_step, next_message, queue,
+    DEFAULT_MAX_BUFFERED, DEFAULT_SHRINK_AFTER, Decide, Error, IntoClientRequest, Message, Next, READ_CHUNK, Rejection,
+    accept_all, handshake_step, next_message, queue,
 };
 use crate::{CloseCode, Config, Connection, State};
 
@@ -184,6 +188,11 @@ struct Inner<S> {
     eof: bool,
     /// A failed write, reported to the next reader.
     broken: Option<io::Error>,
+    /// When bytes last arrived.
+    last_read: Instant,
+    /// The buffers were released since then.
+    shrunk: bool,
+    shrink_after: Option<Duration>,
     /// Tasks waiting for writes that the other half may complete: the
     /// stream keeps only the last writer's waker, so progress by one half
     /// wakes the other.
@@ -207,6 +216,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 done: false,
                 eof: false,
                 broken: None,
+                last_read: Instant::now(),
+                shrunk: false,
+                shrink_after: Some(DEFAULT_SHRINK_AFTER),
                 write_waiters: [None, None],
             },
         }
@@ -252,6 +264,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// waits for them to be written. Default: 128 KiB.
     pub fn set_max_buffered(&mut self, bytes: usize) {
         self.inner.max_buffered = bytes;
+    }
+
+    /// Release the connection's empty buffers
+    /// ([`Connection::shrink_buffers`]) once nothing has arrived for this
+    /// long (`None`: never), so that idle connections cost only their
+    /// state. Default: 1 s ([`DEFAULT_SHRINK_AFTER`]). Not at once: a busy
+    /// connection would free and allocate its buffers on every wakeup, which
+    /// for large messages costs more than the messages.
+    pub fn set_shrink_after(&mut self, idle: Option<Duration>) {
+        self.inner.shrink_after = idle;
     }
 
     /// The connection, to read its state or negotiated protocol.
@@ -383,6 +405,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                         self.ws.receive_eof();
                     } else {
                         self.ws.receive(buf.filled());
+                        self.last_read = Instant::now();
+                        self.shrunk = false;
                     }
                     self.ws.handle_timeout(Instant::now());
                     return Poll::Ready(Ok(()));
@@ -392,34 +416,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                     return Poll::Pending;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {
-                    // Nothing to read: release the buffers that hold no
-                    // data, so that idle connections cost only their state.
-                    if self.ws.buffer_capacity() != 0 {
-                        self.ws.shrink_buffers();
-                    }
-                }
+                Poll::Pending => {}
             }
         }
-        let Some(deadline) = self.ws.poll_timeout() else {
+        // Nothing to read. A connection idle for `shrink_after` releases
+        // its empty buffers, so that idle connections cost only their state.
+        let shrink_at = self.shrink_at();
+        if shrink_at.is_some_and(|at| at <= Instant::now()) {
+            self.ws.shrink_buffers();
+            self.shrunk = true;
+        }
+        let Some(deadline) = self.ws.poll_timeout().into_iter().chain(self.shrink_at()).min() else {
             if self.eof {
                 return Poll::Ready(Err(io::Error::new(ErrorKind::UnexpectedEof, "the transport is closed")));
             }
             return Poll::Pending;
         };
+        // A timer already armed earlier stays: it wakes us early, once, and
+        // is armed again then. So the shrink deadline, which moves with
+        // every read, costs a timer update per `shrink_after`, not per read.
         let sleep = match &mut self.sleep {
-            Some(sleep) if self.armed == Some(deadline) => sleep,
+            Some(sleep) if self.armed.is_some_and(|armed| armed <= deadline) => sleep,
             Some(sleep) => {
                 sleep.as_mut().reset(deadline.into());
+                self.armed = Some(deadline);
                 sleep
             }
-            None => self.sleep.insert(Box::pin(::tokio::time::sleep_until(deadline.into()))),
+            None => {
+                self.armed = Some(deadline);
+                self.sleep.insert(Box::pin(::tokio::time::sleep_until(deadline.into())))
+            }
         };
-        self.armed = Some(deadline);
         ready!(sleep.as_mut().poll(cx));
         self.armed = None;
         self.ws.handle_timeout(Instant::now());
         Poll::Ready(Ok(()))
+    }
+
+    /// When the buffers are to be released, if they hold memory and no output.
+    fn shrink_at(&self) -> Option<Instant> {
+        let idle = self.shrink_after?;
+        let holding = !self.shrunk && self.ws.buffer_capacity() != 0 && self.ws.buffered_amount() == 0;
+        holding.then(|| self.last_read + idle)
     }
 
     /// Writes everything queued, then flushes the stream.

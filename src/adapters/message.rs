@@ -21,11 +21,6 @@ pub const READ_CHUNK: usize = 16 << 10;
 /// unwritten bytes, sending waits (tokio) or writes (blocking) first.
 pub const DEFAULT_MAX_BUFFERED: usize = 128 << 10;
 
-/// The default for `set_shrink_after` on the tokio adapter (the mio
-/// adapter has its own, the same): buffers of a connection on which nothing
-/// arrived for this long are released.
-pub const DEFAULT_SHRINK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// A whole message (or, in [streaming](crate::Config::streaming) mode, a
 /// piece of one), owned, as the adapters deliver and send them.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -68,13 +68,12 @@ use ::mio::{Events, Interest, Poll};
 
 pub use ::mio::Token;
 
+use super::DEFAULT_SHRINK_AFTER;
 use crate::{Config, Connection};
 
 /// How long a closed connection waits for the peer's EOF before the socket is dropped.
 const LINGER: Duration = Duration::from_secs(2);
 const LISTENER: Token = Token(usize::MAX);
-/// The default for [`Driver::set_shrink_after`].
-pub const DEFAULT_SHRINK_AFTER: Duration = Duration::from_secs(1);
 
 /// The application's side of the driver.
 pub trait Handler {

@@ -20,6 +20,11 @@
 //! [`Connection::pending_output`]: crate::Connection::pending_output
 //! [`Connection::poll_timeout`]: crate::Connection::poll_timeout
 
+/// The default for `set_shrink_after` on the tokio and mio adapters: a
+/// connection on which nothing arrived for this long releases its empty
+/// buffers ([`Connection::shrink_buffers`](crate::Connection::shrink_buffers)).
+pub const DEFAULT_SHRINK_AFTER: core::time::Duration = core::time::Duration::from_secs(1);
+
 #[cfg(feature = "blocking")]
 pub mod blocking;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
@@ -31,6 +36,6 @@ pub mod tokio;
 
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 pub use message::{
-    CloseFrame, DEFAULT_MAX_BUFFERED, DEFAULT_SHRINK_AFTER, Decide, Decision, Error, IntoClientRequest, Message,
-    READ_CHUNK, Rejection, accept_all,
+    CloseFrame, DEFAULT_MAX_BUFFERED, Decide, Decision, Error, IntoClientRequest, Message, READ_CHUNK, Rejection,
+    accept_all,
 };

@@ -76,9 +76,10 @@ use ::tokio::time::Sleep;
 use futures_core::Stream;
 use futures_sink::Sink;
 
+use super::DEFAULT_SHRINK_AFTER;
 use super::message::{
-    DEFAULT_MAX_BUFFERED, DEFAULT_SHRINK_AFTER, Decide, Error, IntoClientRequest, Message, Next, READ_CHUNK, Rejection,
-    accept_all, handshake_step, next_message, queue,
+    DEFAULT_MAX_BUFFERED, Decide, Error, IntoClientRequest, Message, Next, READ_CHUNK, Rejection, accept_all,
+    handshake_step, next_message, queue,
 };
 use crate::{CloseCode, Config, Connection, State};
 

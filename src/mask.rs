@@ -4,13 +4,24 @@
 //! byte `i % 4` of a 32-bit key chosen per frame. Unmasking is the same
 //! operation. This is the innermost loop of the receive path of a server, so it
 //! works a machine word at a time (and lets the compiler vectorize the loop)
-//! instead of a byte at a time, in safe Rust.
+//! instead of a byte at a time, in safe Rust; with feature `simd-mask` the
+//! same loop runs compiled for the CPU's widest vectors, picked at run time.
+
+/// Payloads shorter than this are unmasked by the portable loop even with
+/// feature `simd-mask`: below it, choosing the vector unit costs more than it
+/// saves (measured with `benches/mask.rs`).
+#[cfg(feature = "simd-mask")]
+const SIMD_MIN: usize = 128;
 
 /// XORs `buf` in place with `key`, where `buf[0]` is byte number `offset` of
 /// the masked payload.
 ///
 /// `offset` lets a payload be unmasked piecewise as it arrives: pass the
 /// number of payload bytes already unmasked. Only `offset % 4` matters.
+///
+/// With feature `simd-mask` (default), payloads of a few hundred bytes and
+/// more are unmasked with the widest vector unit the CPU offers, chosen at
+/// run time; otherwise, and for short payloads, a word-at-a-time loop runs.
 ///
 /// ```
 /// use wsmachine::mask::apply_mask;
@@ -26,6 +37,18 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // The key as a little-endian word, rotated so that its lowest byte is the
     // one for `buf[0]`; it stays in registers (no byte-indexed key lookups).
     let k = u32::from_le_bytes(key).rotate_right((offset as u32 & 3) * 8);
+    #[cfg(feature = "simd-mask")]
+    if buf.len() >= SIMD_MIN {
+        return vector::apply(buf, k);
+    }
+    xor_words(buf, k);
+}
+
+/// XORs `buf` with the repeated little-endian key word `k` (already rotated
+/// to `buf[0]`'s phase), eight bytes at a time: a loop the compiler
+/// vectorizes to whatever width the target it is compiled for allows.
+#[inline(always)]
+fn xor_words(buf: &mut [u8], k: u32) {
     let word = u64::from(k) | (u64::from(k) << 32);
     let mut chunks = buf.chunks_exact_mut(8);
     for chunk in &mut chunks {
@@ -41,6 +64,35 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
     for (b, m) in rest.iter_mut().zip(k.to_le_bytes()) {
         *b ^= m;
+    }
+}
+
+/// Run-time choice of the vector unit. [pulp] detects the CPU's features
+/// once and calls [`Unmask::with_simd`] from a function compiled for them
+/// (AVX2 on x86-64 when present); the word loop inlined there is vectorized
+/// at that width. The `unsafe` this needs lives in pulp; this crate stays
+/// `forbid(unsafe_code)`.
+#[cfg(feature = "simd-mask")]
+mod vector {
+    /// The unmasking of one buffer, as pulp's unit of dispatched work.
+    struct Unmask<'a> {
+        buf: &'a mut [u8],
+        key: u32,
+    }
+
+    impl pulp::WithSimd for Unmask<'_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _simd: S) {
+            super::xor_words(self.buf, self.key);
+        }
+    }
+
+    /// [`xor_words`](super::xor_words) on the widest vector unit available.
+    #[inline(never)]
+    pub(super) fn apply(buf: &mut [u8], key: u32) {
+        pulp::Arch::new().dispatch(Unmask { buf, key });
     }
 }
 
@@ -68,7 +120,8 @@ mod tests {
     #[test]
     fn matches_bytewise_at_every_offset_and_length() {
         let key = [0x12, 0x34, 0x56, 0x78];
-        for len in 0..70 {
+        // Past SIMD_MIN too, so that the vector path is checked with `simd-mask`.
+        for len in (0..70).chain([127, 128, 129, 255, 300, 1023, 1024, 1029, 4099]) {
             for offset in 0..8 {
                 let original: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
                 let mut fast = original.clone();

@@ -112,6 +112,15 @@ impl Utf8Validator {
                 }
             }
         }
+        // A piece usually ends inside a code point (reads cut text anywhere).
+        // Check everything before that code point first: the fast validator
+        // accepts it, and only the few cut bytes go the slow way below, not
+        // the whole piece.
+        let cut = input.len() - cut_open_len(input);
+        if cut > 0 && cut < input.len() && from_utf8(&input[..cut]).is_ok() {
+            self.validated += cut as u64;
+            input = &input[cut..];
+        }
         match from_utf8(input) {
             Ok(_) => {
                 self.validated += input.len() as u64;
@@ -135,6 +144,21 @@ impl Utf8Validator {
     pub fn finish(&mut self) -> Result<(), Utf8Error> {
         if self.pending_len == 0 { Ok(()) } else { Err(Utf8Error { valid_up_to: self.validated }) }
     }
+}
+
+/// How many bytes at the end of `input` are the start of a code point that
+/// the input cuts open: 1–3 when the last lead byte among the last three
+/// bytes needs more bytes than follow it, else 0. Only a hint for
+/// [`Utf8Validator::feed`], which checks those bytes anyway.
+fn cut_open_len(input: &[u8]) -> usize {
+    for back in 1..=input.len().min(3) {
+        let b = input[input.len() - back];
+        if b & 0xc0 != 0x80 {
+            // Not a continuation byte: ASCII or a lead byte.
+            return if sequence_len(b) > back { back } else { 0 };
+        }
+    }
+    0
 }
 
 /// The length of the sequence a lead byte starts; 1 for anything else (a byte
@@ -188,6 +212,39 @@ mod tests {
         ];
         for case in cases {
             check_all_splits(case);
+        }
+    }
+
+    #[test]
+    fn cut_open_len_finds_the_cut_code_point() {
+        let euro = "€".as_bytes();
+        assert_eq!(cut_open_len(b"abc"), 0);
+        assert_eq!(cut_open_len(b""), 0);
+        assert_eq!(cut_open_len(&[b'a', euro[0]]), 1);
+        assert_eq!(cut_open_len(&[b'a', euro[0], euro[1]]), 2);
+        assert_eq!(cut_open_len(euro), 0);
+        assert_eq!(cut_open_len(&"🙂".as_bytes()[..3]), 3);
+        assert_eq!(cut_open_len(b"\x80\x80\x80"), 0);
+    }
+
+    /// Long pieces cut inside code points, as reads cut text: the same
+    /// verdict as `core::str::from_utf8` on the whole, with an invalid byte
+    /// reported at its offset.
+    #[test]
+    fn long_pieces_cut_anywhere() {
+        let text = "see you at the café ☕ — 안녕 🙂 ".repeat(200);
+        let bytes = text.as_bytes();
+        for piece in [1, 2, 3, 5, 7, 64, 1000, 4097] {
+            let mut v = Utf8Validator::new();
+            for chunk in bytes.chunks(piece) {
+                v.feed(chunk).unwrap();
+            }
+            v.finish().unwrap();
+            let mut bad = bytes.to_vec();
+            bad[3001] = 0xff;
+            let mut v = Utf8Validator::new();
+            let got = bad.chunks(piece).try_for_each(|c| v.feed(c)).unwrap_err();
+            assert_eq!(got.valid_up_to, core::str::from_utf8(&bad).unwrap_err().valid_up_to() as u64);
         }
     }
 

@@ -9,6 +9,9 @@ each measured implementation, then wsmachine's ratio to the best peer crate
 ratios between results of the same run mean much on a shared machine; the
 absolute figures are printed to show the scale.
 
+"wsmachine-send_to" (sending straight to the transport) gets ratio columns
+of its own, after wsmachine's.
+
 Where wsmachine was measured several ways for one size (mask at key offsets
 0-3, "wsmachine-split" for UTF-8), the slowest of them is used for the ratio
 and the others are shown beside it.
@@ -20,7 +23,9 @@ import sys
 from collections import OrderedDict
 
 PEERS = ["tungstenite", "fastwebsockets", "tokio-websockets"]
-BASELINES = ["baseline", "memcpy", "bytewise", "std", "simdutf8", "flate2"]
+BASELINES = ["baseline", "baseline-direct", "memcpy", "bytewise", "std", "simdutf8", "flate2"]
+# Other ways wsmachine does the same work, each with ratio columns of its own.
+ALTERNATIVES = ["wsmachine-send_to"]
 
 
 def load(root):
@@ -73,11 +78,14 @@ def main(root):
         funcs = sorted({f for r in rows.values() for f in r}, key=lambda f: (f.startswith("wsmachine") is False, f in BASELINES, f))
         peers = [f for f in funcs if f in PEERS]
         bases = [f for f in funcs if f in BASELINES]
-        ours = [f for f in funcs if f.startswith("wsmachine")]
+        ours = [f for f in funcs if f.startswith("wsmachine") and f not in ALTERNATIVES]
+        alts = [f for f in funcs if f in ALTERNATIVES]
         header = ["size"] + funcs
-        if peers:
-            header.append("÷ best peer")
-        header += ["÷ %s" % b for b in bases]
+        for who in [None] + alts:
+            label = "" if who is None else who[len("wsmachine-"):] + " "
+            if peers:
+                header.append("%s÷ best peer" % label)
+            header += ["%s÷ %s" % (label, b) for b in bases]
         print("\n%s\n" % group)
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
@@ -92,12 +100,13 @@ def main(root):
                     cells.append("%s (%s)" % (human(best[f], r[f][0][2]), "–".join(human(v[1], v[2]).split()[0] for v in r[f])))
                 else:
                     cells.append(human(best[f], r[f][0][2]))
-            mine = min(best[f] for f in ours if f in best) if any(f in best for f in ours) else None
-            if peers:
-                top = max((best[f], f) for f in peers if f in best) if any(f in best for f in peers) else None
-                cells.append("%.2f× (%s)" % (mine / top[0], top[1]) if mine and top else "")
-            for b in bases:
-                cells.append("%.2f×" % (mine / best[b]) if mine and b in best else "")
+            main_rate = min(best[f] for f in ours if f in best) if any(f in best for f in ours) else None
+            for mine in [main_rate] + [best.get(a) for a in alts]:
+                if peers:
+                    top = max((best[f], f) for f in peers if f in best) if any(f in best for f in peers) else None
+                    cells.append("%.2f× (%s)" % (mine / top[0], top[1]) if mine and top else "")
+                for b in bases:
+                    cells.append("%.2f×" % (mine / best[b]) if mine and b in best else "")
             print("| " + " | ".join(cells) + " |")
     return 0
 

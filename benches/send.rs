@@ -20,9 +20,15 @@
 //!   writes header and payload with one vectored write per frame).
 //! - `tokio-websockets`: `SinkExt::feed` of a `Message` over shared `Bytes`,
 //!   `flush` at the end.
+//! - `wsmachine-send_to`: `send_to` the transport, once per message: a
+//!   server writes the header and the borrowed payload in one vectored write
+//!   (the transport's copy is the only one); a client masks into its output
+//!   buffer and writes it.
 //! - `baseline`: header and payload copied into a `Vec` (masked for a
 //!   client, with [`wsmachine::mask::apply_mask`] and a key from a counter),
 //!   drained like wsmachine's: the least an encoder with an output buffer does.
+//! - `baseline-direct` (server only): the header from the stack and the
+//!   payload written straight to the transport: the least any sender does.
 //!
 //! `send/broadcast/<sender>/<size>` sends one message to 1,000 server
 //! connections: wsmachine encodes a `PreparedMessage` once and copies it to
@@ -43,7 +49,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use futures_util::SinkExt;
 use wire::{Kind, SIZES, Sink, Wire, encode_frame, encode_header, payload, run_length, runtime};
 use wsmachine::mask::apply_mask;
-use wsmachine::{Config, Connection, PreparedMessage, Role};
+use wsmachine::{Config, Connection, MessageKind, PreparedMessage, Role};
 
 /// wsmachine's output is written out once this much is pending.
 const DRAIN_AT: usize = 128 << 10;
@@ -64,6 +70,27 @@ fn baseline_frame(kind: Kind, payload: &[u8], key: Option<[u8; 4]>, out: &mut Ve
             apply_mask(&mut out[start + 4..], k, 0);
         }
         None => out.extend_from_slice(payload),
+    }
+}
+
+/// An unmasked frame header on the stack, for `baseline-direct`.
+fn server_header(kind: Kind, len: usize) -> ([u8; 10], usize) {
+    let mut head = [0u8; 10];
+    head[0] = match kind {
+        Kind::Text => 0x81,
+        Kind::Binary => 0x82,
+    };
+    if len < 126 {
+        head[1] = len as u8;
+        (head, 2)
+    } else if len <= 0xffff {
+        head[1] = 126;
+        head[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        (head, 4)
+    } else {
+        head[1] = 127;
+        head[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        (head, 10)
     }
 }
 
@@ -98,6 +125,25 @@ fn send(c: &mut Criterion) {
                     })
                 });
                 assert!(sink.written > 0);
+
+                // The same messages with `send_to` the transport, one call per
+                // message: a server writes header and borrowed payload with one
+                // vectored write (one copy, the transport's); a client masks
+                // into its output buffer and writes that.
+                let mut ws = Connection::established(role, Config::default()).expect("OS randomness");
+                let mut wire = Wire::new(empty.clone());
+                let message_kind = match kind {
+                    Kind::Binary => MessageKind::Binary,
+                    Kind::Text => MessageKind::Text,
+                };
+                group.bench_function(BenchmarkId::new("wsmachine-send_to", size), |b| {
+                    b.iter(|| {
+                        for _ in 0..n {
+                            ws.send_to(message_kind, &data, &mut wire).expect("open");
+                        }
+                    })
+                });
+                assert!(wire.sink.written > 0 && ws.buffered_amount() == 0);
 
                 let shared = Bytes::from(data.clone());
                 let tg_role =
@@ -183,6 +229,23 @@ fn send(c: &mut Criterion) {
                     })
                 });
                 assert!(sink.written > 0);
+
+                // The least a sender that writes borrowed payloads does: the
+                // header from the stack, then the payload, straight into the
+                // transport (a server's frames only: a client must mask a copy).
+                if !masked {
+                    let mut sink = Sink::default();
+                    group.bench_function(BenchmarkId::new("baseline-direct", size), |b| {
+                        b.iter(|| {
+                            for _ in 0..n {
+                                let (head, len) = server_header(kind, data.len());
+                                sink.write(&head[..len]);
+                                sink.write(&data);
+                            }
+                        })
+                    });
+                    assert!(sink.written > 0);
+                }
             }
             group.finish();
         }

@@ -187,6 +187,10 @@ impl io::Write for Wire {
         Ok(self.sink.write(buf))
     }
 
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        Ok(bufs.iter().map(|b| self.sink.write(b)).sum())
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }

@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use crate::close::{CloseCode, parse_close_payload};
 use crate::config::Config;
-use crate::error::{DecisionError, Error, HandshakeError, Initiator, ProtocolError, SendError};
+use crate::error::{DecisionError, Error, HandshakeError, Initiator, ProtocolError, SendError, SendToError};
 use crate::event::{Closed, Event, Fragment, Open};
 use crate::frame::OpCode;
 use crate::handshake::client::{ClientRequest, Response, check_response};
@@ -732,6 +732,16 @@ impl Connection {
         self.sender().send(kind, payload)
     }
 
+    /// Sends a message straight to a transport. See [`Sender::send_to`].
+    pub fn send_to<W: std::io::Write + ?Sized>(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        transport: &mut W,
+    ) -> Result<usize, SendToError> {
+        self.sender().send_to(kind, payload, transport)
+    }
+
     /// Sends a prepared message. See [`Sender::send_prepared`].
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
         self.sender().send_prepared(message)
@@ -779,6 +789,16 @@ impl Connection {
     /// as written.
     pub fn advance_output(&mut self, n: usize) {
         self.send.advance(n);
+    }
+
+    /// Writes [`pending_output`](Self::pending_output) to `transport` until
+    /// all of it is written or the transport takes no more now
+    /// (`WouldBlock`, or a write of zero bytes), and returns the number of
+    /// bytes written; `Interrupted` is retried. A convenience for blocking
+    /// and readiness-based transports; [`pending_output`](Self::pending_output)
+    /// and [`advance_output`](Self::advance_output) do the same by hand.
+    pub fn write_to<W: std::io::Write + ?Sized>(&mut self, transport: &mut W) -> std::io::Result<usize> {
+        self.send.write_pending_to(transport)
     }
 
     /// The number of bytes waiting to be written: the figure for backpressure.

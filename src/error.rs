@@ -345,6 +345,49 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
+/// Why [`Sender::send_to`](crate::Sender::send_to) or
+/// [`Connection::write_to`](crate::Connection::write_to) stopped.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SendToError {
+    /// The message cannot be sent; nothing was queued or written.
+    Send(SendError),
+    /// The transport failed. The message was accepted: what the transport
+    /// did not take is queued in [`pending_output`](crate::Connection::pending_output),
+    /// nothing is lost.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for SendToError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendToError::Send(e) => fmt::Display::fmt(e, f),
+            SendToError::Io(e) => write!(f, "writing to the transport: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SendToError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendToError::Send(e) => Some(e),
+            SendToError::Io(e) => Some(e),
+        }
+    }
+}
+
+impl From<SendError> for SendToError {
+    fn from(e: SendError) -> Self {
+        SendToError::Send(e)
+    }
+}
+
+impl From<std::io::Error> for SendToError {
+    fn from(e: std::io::Error) -> Self {
+        SendToError::Io(e)
+    }
+}
+
 /// A server's accept or reject that cannot be done. The connection is unchanged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

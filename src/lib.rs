@@ -99,7 +99,7 @@ pub mod utf8;
 pub use close::CloseCode;
 pub use config::Config;
 pub use connection::{Connection, Role, State};
-pub use error::{DecisionError, Error, HandshakeError, Initiator, ProtocolError, RequestError, SendError};
+pub use error::{DecisionError, Error, HandshakeError, Initiator, ProtocolError, RequestError, SendError, SendToError};
 pub use event::{Closed, Event, Fragment, Open};
 pub use handshake::client::{ClientRequest, Response};
 pub use handshake::server::{Accept, Reject, Request};

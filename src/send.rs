@@ -13,10 +13,11 @@
 //! [`Connection::advance_output`]: crate::Connection::advance_output
 
 use core::ops::Range;
+use std::io::{self, IoSlice, Write};
 
 use crate::close::{CloseCode, validate_outgoing};
-use crate::error::{Initiator, SendError};
-use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
+use crate::error::{Initiator, SendError, SendToError};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 use crate::mask::apply_mask;
 use crate::message::{MessageKind, PreparedMessage};
 use crate::random::RandomSource;
@@ -238,6 +239,84 @@ impl SendSide {
         self.write_data(kind.opcode(), true, 0, payload);
     }
 
+    /// Whether `write_message` would put this message on the wire as one
+    /// frame with the payload unchanged: a server's (unmasked) frame, not
+    /// compressed, not split at `fragment_size`.
+    fn plain_frame(&self, len: usize, compress: bool) -> bool {
+        #[cfg(feature = "deflate")]
+        if compress && self.compression.as_ref().is_some_and(|c| len >= c.threshold) {
+            return false;
+        }
+        let _ = compress;
+        self.masker.is_none() && self.fragment_size.is_none_or(|n| len <= n)
+    }
+
+    /// A whole message, written to `transport` as far as it takes it now;
+    /// the rest is queued. With nothing queued before it and a plain frame
+    /// (see [`plain_frame`](Self::plain_frame)), the header and the borrowed
+    /// payload go out in vectored writes and only what the transport does
+    /// not take is copied; otherwise the message is queued as by
+    /// `write_message` and the queue written. Returns the bytes written.
+    fn write_message_to<W: Write + ?Sized>(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        compress: bool,
+        transport: &mut W,
+    ) -> io::Result<usize> {
+        if !self.pending().is_empty() || !self.plain_frame(payload.len(), compress) {
+            self.write_message(kind, payload, compress);
+            return self.write_pending_to(transport);
+        }
+        let header =
+            FrameHeader { fin: true, rsv: 0, opcode: kind.opcode(), mask: None, payload_len: payload.len() as u64 };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        let mut done: usize = 0;
+        let result = loop {
+            let (h, p) = match done.checked_sub(head_len) {
+                None => (&head[done..head_len], payload),
+                Some(sent) => (&[][..], &payload[sent..]),
+            };
+            if h.is_empty() && p.is_empty() {
+                break Ok(());
+            }
+            match transport.write_vectored(&[IoSlice::new(h), IoSlice::new(p)]) {
+                Ok(0) => break Ok(()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.compact();
+        if done < head_len {
+            self.out.extend_from_slice(&head[done..head_len]);
+        }
+        self.out.extend_from_slice(&payload[done.saturating_sub(head_len).min(payload.len())..]);
+        result.map(|()| done)
+    }
+
+    /// Writes queued output to `transport` until all of it is written or the
+    /// transport takes no more now (`WouldBlock` or a zero-length write).
+    /// Returns the bytes written.
+    pub(crate) fn write_pending_to<W: Write + ?Sized>(&mut self, transport: &mut W) -> io::Result<usize> {
+        let mut written = 0;
+        while !self.pending().is_empty() {
+            match transport.write(self.pending()) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.advance(n);
+                    written += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(written)
+    }
+
     /// Appends a Close frame; `None` sends an empty payload.
     pub(crate) fn write_close(&mut self, code: Option<CloseCode>, reason: &str) {
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
@@ -330,6 +409,47 @@ impl Sender<'_> {
         }
         self.side.write_message(kind, payload, compress);
         Ok(())
+    }
+
+    /// Sends a message and writes it to `transport` at once, as far as the
+    /// transport takes it; the rest is queued in
+    /// [`pending_output`](crate::Connection::pending_output) as by
+    /// [`send`](Self::send). Returns the number of bytes written.
+    ///
+    /// When nothing is queued, a server writes the frame header and the
+    /// borrowed payload with vectored writes: the payload is copied once,
+    /// by the transport, instead of into the output buffer first. That saves
+    /// a copy of every byte of large messages. A client (which must mask a
+    /// copy), a compressed or fragmented message, or output already queued
+    /// takes the usual path followed by a write of the queue. Order is kept
+    /// either way.
+    ///
+    /// `WouldBlock` and zero-length writes end the writing without an error
+    /// (a non-blocking transport that is full); `Interrupted` is retried.
+    ///
+    /// ```
+    /// # use wsmachine::{Config, Connection, MessageKind, Role};
+    /// let mut ws = Connection::established(Role::Server, Config::default()).unwrap();
+    /// let mut socket = Vec::new(); // any std::io::Write
+    /// let payload = vec![7u8; 100_000];
+    /// let written = ws.sender().send_to(MessageKind::Binary, &payload, &mut socket).unwrap();
+    /// assert_eq!(written, 2 + 8 + payload.len()); // header, 64-bit length, payload
+    /// assert_eq!(ws.buffered_amount(), 0);
+    /// ```
+    pub fn send_to<W: Write + ?Sized>(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        transport: &mut W,
+    ) -> Result<usize, SendToError> {
+        if kind == MessageKind::Text && crate::utf8::from_utf8(payload).is_err() {
+            return Err(SendError::InvalidUtf8.into());
+        }
+        self.side.check_open()?;
+        if self.side.stream.is_some() {
+            return Err(SendError::MessageInProgress.into());
+        }
+        Ok(self.side.write_message_to(kind, payload, true, transport)?)
     }
 
     /// Sends a [`PreparedMessage`]: a server copies its encoded frame as is.

@@ -160,6 +160,50 @@ fn sending_messages_allocates_nothing() {
     }
 }
 
+/// `send_to` a transport that takes everything (a sink that only counts):
+/// a server writes header and payload from where they are, so even the
+/// first message allocates nothing; a client masks into its output buffer,
+/// which is grown once.
+#[test]
+fn sending_to_a_transport_allocates_nothing() {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+            let n = bufs.iter().map(|b| b.len()).sum();
+            self.0 += n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    for kind in [MessageKind::Binary, MessageKind::Text] {
+        for size in SIZES {
+            let data = payload(kind, size);
+            let (mut client, mut server) = pair_with(Config::default(), Config::default());
+            let mut sink = Counter(0);
+            let allocs = counted(|| {
+                for _ in 0..8 {
+                    server.send_to(kind, &data, &mut sink).unwrap();
+                }
+            });
+            assert_eq!(allocs, 0, "server sending {kind:?} messages of {size} B");
+            assert!(sink.0 > 8 * size);
+            client.send_to(kind, &data, &mut sink).unwrap();
+            let allocs = counted(|| {
+                for _ in 0..8 {
+                    client.send_to(kind, &data, &mut sink).unwrap();
+                }
+            });
+            assert_eq!(allocs, 0, "client sending {kind:?} messages of {size} B");
+        }
+    }
+}
+
 /// The counter sees allocations, so the tests above can fail.
 #[test]
 fn the_counter_counts() {

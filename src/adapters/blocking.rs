@@ -56,7 +56,7 @@ use super::message::{
     DEFAULT_MAX_BUFFERED, Decide, Error, IntoClientRequest, Message, Next, READ_CHUNK, Rejection, accept_all,
     handshake_step, next_message, queue,
 };
-use crate::{CloseCode, Config, Connection};
+use crate::{CloseCode, Config, Connection, MessageKind, SendToError};
 
 /// A blocking byte stream the adapter can run over. Timeouts let the
 /// connection's timers (heartbeat, Pong, close and handshake timeouts) run
@@ -305,10 +305,18 @@ impl<S: Transport> WebSocket<S> {
         }
     }
 
-    /// Queues `message` and writes everything pending.
+    /// Sends `message` and writes everything pending. A text or binary
+    /// message goes straight to the transport when nothing else is pending
+    /// ([`Connection::send_to`]): a server's payload is not copied first.
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.write(message)?;
-        self.flush()
+        match message {
+            Message::Text(text) => self.send_text(&text),
+            Message::Binary(data) => self.send_binary(&data),
+            other => {
+                self.write(other)?;
+                self.flush()
+            }
+        }
     }
 
     /// Queues `message` without writing, unless more than
@@ -321,16 +329,32 @@ impl<S: Transport> WebSocket<S> {
         Ok(())
     }
 
-    /// Queues a text message and writes everything pending (no copy into an owned [`Message`]).
+    /// Sends a text message and writes everything pending (no copy into an
+    /// owned [`Message`]; see [`send`](Self::send)).
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.ws.send_text(text)?;
-        self.flush()
+        self.send_to_transport(MessageKind::Text, text.as_bytes())
     }
 
-    /// Queues a binary message and writes everything pending.
+    /// Sends a binary message and writes everything pending (see [`send`](Self::send)).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.ws.send_binary(data)?;
-        self.flush()
+        self.send_to_transport(MessageKind::Binary, data)
+    }
+
+    fn send_to_transport(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), Error> {
+        if let Err(e) = self.apply_write_timeout() {
+            return Err(self.broken(e));
+        }
+        match self.ws.send_to(kind, payload, &mut self.stream) {
+            Ok(_) => {}
+            Err(SendToError::Send(e)) => return Err(e.into()),
+            Err(SendToError::Io(e)) => return Err(self.broken(e)),
+        }
+        if self.ws.pending_output().is_empty() {
+            // A transport may buffer what it took (TLS records): push it out.
+            self.stream.flush().map_err(|e| self.broken(e))
+        } else {
+            self.flush()
+        }
     }
 
     /// Writes everything pending.
@@ -425,10 +449,7 @@ impl<S: Transport> WebSocket<S> {
         if self.ws.pending_output().is_empty() {
             return Ok(());
         }
-        if self.write_timeout != self.write_timeout_set {
-            self.stream.set_write_timeout(self.write_timeout)?;
-            self.write_timeout_set = self.write_timeout;
-        }
+        self.apply_write_timeout()?;
         while !self.ws.pending_output().is_empty() {
             match self.stream.write(self.ws.pending_output()) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
@@ -438,6 +459,15 @@ impl<S: Transport> WebSocket<S> {
             }
         }
         self.stream.flush()
+    }
+
+    /// Sets the transport's write timeout if it changed since the last write.
+    fn apply_write_timeout(&mut self) -> io::Result<()> {
+        if self.write_timeout != self.write_timeout_set {
+            self.stream.set_write_timeout(self.write_timeout)?;
+            self.write_timeout_set = self.write_timeout;
+        }
+        Ok(())
     }
 
     /// The transport failed: the connection is over.

@@ -225,3 +225,50 @@ fn an_idle_connection_holds_no_buffers() {
     }
     assert_eq!(driver.connection(id).unwrap().buffer_capacity(), 0);
 }
+
+/// Records when each connection first reported its end.
+struct Watch {
+    ended: Vec<(Token, Instant)>,
+}
+
+impl Handler for Watch {
+    fn handle(&mut self, id: Token, ws: &mut Connection) {
+        while let Some(event) = ws.poll_event() {
+            if let Event::Closed(_) = event {
+                self.ended.push((id, Instant::now()));
+            }
+        }
+    }
+}
+
+/// Fifty connections with fifty different deadlines (RFC 6455 §4.1: a
+/// client gives up on a server that never answers): the driver's ordered
+/// timers wake each one on time, in order, with nothing else to wake it.
+#[test]
+fn every_connection_gets_its_own_timer() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut driver = Driver::new(Watch { ended: Vec::new() }).unwrap();
+    let start = Instant::now();
+    let mut timeouts = std::collections::HashMap::new();
+    for i in 0..50u64 {
+        let mut config = Config::default();
+        // Added in an order unrelated to when they are due.
+        let timeout = Duration::from_millis(200 + (i * 37 % 50) * 10);
+        config.handshake_timeout = Some(timeout);
+        let ws = Connection::client(ClientRequest::new(&format!("ws://{addr}/")).unwrap(), config).unwrap();
+        timeouts.insert(driver.connect(addr, ws).unwrap(), timeout);
+    }
+    let deadline = start + Duration::from_secs(20);
+    while driver.handler().ended.len() < 50 {
+        assert!(Instant::now() < deadline, "timed out with {} ended", driver.handler().ended.len());
+        driver.turn(Some(Duration::from_secs(5))).unwrap();
+    }
+    let ended = &driver.handler().ended;
+    for (id, at) in ended {
+        assert!(at.duration_since(start) >= timeouts[id], "{id:?} ended before its timeout");
+    }
+    let order: Vec<Duration> = ended.iter().map(|(id, _)| timeouts[id]).collect();
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "ended out of order: {order:?}");
+    drop(listener);
+}

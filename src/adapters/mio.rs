@@ -5,7 +5,9 @@
 //! any runtime needs, written out once.
 //!
 //! - **Readiness is edge-triggered**, so on every READABLE event the stream
-//!   is read until `WouldBlock`, and every chunk goes to
+//!   is read until `WouldBlock` (on Unix, until a read that does not fill the
+//!   64 KiB buffer: the socket is empty then, and later input raises a new
+//!   event, so the extra read is skipped), and every chunk goes to
 //!   [`Connection::receive`] followed by your [`Handler`], which polls the
 //!   events (so the receive buffer never holds more than one read).
 //! - **Output is written once per wakeup**: everything the connection queued
@@ -21,6 +23,8 @@
 //!   [`Connection::buffered_amount`] itself.
 //! - **Time**: the poll timeout is the earliest [`Connection::poll_timeout`];
 //!   every connection whose deadline passed gets [`Connection::handle_timeout`].
+//!   Deadlines are kept in order (a `BTreeSet`), so a turn costs what its
+//!   ready and due connections cost, however many others are open.
 //! - **Memory**: a connection on which nothing arrived for a second
 //!   ([`Driver::set_shrink_after`]) releases its empty buffers, so an idle
 //!   connection costs its state (about 1 KiB with the driver's entry).
@@ -58,7 +62,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
@@ -98,6 +102,8 @@ struct Entry {
     last_read: Instant,
     /// The buffers were released since then.
     shrunk: bool,
+    /// When the driver must next look at it (its entry in `Driver::timers`).
+    deadline: Option<Instant>,
 }
 
 /// One thread's event loop over many connections.
@@ -106,6 +112,12 @@ pub struct Driver<H> {
     events: Events,
     listener: Option<(TcpListener, Config)>,
     conns: HashMap<Token, Entry>,
+    /// Every connection's next deadline, earliest first: a turn looks at the
+    /// due ones only, not at every connection.
+    timers: BTreeSet<(Instant, Token)>,
+    /// Connections lent out by [`Driver::connection`], whose deadline may
+    /// have changed without the driver seeing it.
+    lent: Vec<Token>,
     next_token: usize,
     buf: Box<[u8]>,
     max_buffered: Option<usize>,
@@ -121,6 +133,8 @@ impl<H: Handler> Driver<H> {
             events: Events::with_capacity(1024),
             listener: None,
             conns: HashMap::new(),
+            timers: BTreeSet::new(),
+            lent: Vec::new(),
             next_token: 0,
             buf: vec![0; 64 << 10].into_boxed_slice(),
             max_buffered: None,
@@ -149,9 +163,10 @@ impl<H: Handler> Driver<H> {
         self.poll.registry().register(&mut stream, id, Interest::READABLE | Interest::WRITABLE)?;
         let _ = stream.set_nodelay(true);
         ws.handle_timeout(Instant::now()); // start the connection's clock
-        let entry = Entry { stream, ws, eof: false, lingering: None, last_read: Instant::now(), shrunk: false };
+        let entry =
+            Entry { stream, ws, eof: false, lingering: None, last_read: Instant::now(), shrunk: false, deadline: None };
         self.conns.insert(id, entry);
-        self.service(id);
+        self.service(id, false);
         Ok(id)
     }
 
@@ -169,6 +184,10 @@ impl<H: Handler> Driver<H> {
     /// wakeup, which for large messages costs more than the messages.
     pub fn set_shrink_after(&mut self, idle: Option<Duration>) {
         self.shrink_after = idle;
+        let ids: Vec<Token> = self.conns.keys().copied().collect();
+        for id in ids {
+            self.schedule(id);
+        }
     }
 
     /// The handler.
@@ -179,7 +198,10 @@ impl<H: Handler> Driver<H> {
     /// A connection, to send on it from outside the handler (then call
     /// [`flush`](Self::flush)).
     pub fn connection(&mut self, id: Token) -> Option<&mut Connection> {
-        self.conns.get_mut(&id).map(|e| &mut e.ws)
+        let entry = self.conns.get_mut(&id)?;
+        // Whatever is done with it may move its timers (a Close starts one).
+        self.lent.push(id);
+        Some(&mut entry.ws)
     }
 
     /// Drops a connection and its socket at once, without waiting for
@@ -187,13 +209,16 @@ impl<H: Handler> Driver<H> {
     /// is not called; the connection is returned as it was.
     pub fn remove(&mut self, id: Token) -> Option<Connection> {
         let mut entry = self.conns.remove(&id)?;
+        if let Some(at) = entry.deadline {
+            self.timers.remove(&(at, id));
+        }
         let _ = self.poll.registry().deregister(&mut entry.stream);
         Some(entry.ws)
     }
 
     /// Writes what a connection has pending (after sending from outside the handler).
     pub fn flush(&mut self, id: Token) {
-        self.service(id);
+        self.service(id, false);
     }
 
     /// The number of open transports.
@@ -209,8 +234,11 @@ impl<H: Handler> Driver<H> {
     /// Waits for readiness or the next timer (at most `max_wait`), then
     /// services every connection that is ready or due.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
+        for id in std::mem::take(&mut self.lent) {
+            self.schedule(id);
+        }
         let now = Instant::now();
-        let deadline = self.conns.values().filter_map(|e| Self::deadline(e, self.shrink_after)).min();
+        let deadline = self.timers.first().map(|&(at, _)| at);
         let mut wait = deadline.map(|d| d.saturating_duration_since(now));
         if let Some(max) = max_wait {
             wait = Some(wait.map_or(max, |w| w.min(max)));
@@ -219,17 +247,20 @@ impl<H: Handler> Driver<H> {
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
             other => other?,
         }
-        let mut ready: Vec<Token> = self.events.iter().map(|e| e.token()).collect();
-        if ready.contains(&LISTENER) {
+        // (token, whether a short read means the input is drained: see `service`).
+        let mut ready: Vec<(Token, bool)> =
+            self.events.iter().map(|e| (e.token(), e.is_readable() && !e.is_read_closed())).collect();
+        if ready.iter().any(|&(t, _)| t == LISTENER) {
             self.accept_all()?;
         }
         let now = Instant::now();
-        let due = |e: &Entry| Self::deadline(e, self.shrink_after).is_some_and(|d| d <= now);
-        ready.extend(self.conns.iter().filter(|(_, e)| due(e)).map(|(t, _)| *t));
-        ready.sort_unstable();
-        ready.dedup();
-        for id in ready.into_iter().filter(|&t| t != LISTENER) {
-            self.service(id);
+        let due = self.timers.range(..=(now, Token(usize::MAX))).map(|&(_, id)| (id, false));
+        ready.extend(due);
+        // One service per connection; a timer's full read wins over the shortcut.
+        ready.sort_unstable_by_key(|&(id, short_ok)| (id, short_ok));
+        ready.dedup_by_key(|&mut (id, _)| id);
+        for (id, short_ok) in ready.into_iter().filter(|&(t, _)| t != LISTENER) {
+            self.service(id, short_ok);
         }
         Ok(())
     }
@@ -265,8 +296,36 @@ impl<H: Handler> Driver<H> {
         }
     }
 
-    /// Reads, lets the handler react, runs timers, writes; closes when done.
-    fn service(&mut self, id: Token) {
+    /// Moves a connection's entry in `timers` to its current deadline.
+    fn schedule(&mut self, id: Token) {
+        let Some(entry) = self.conns.get_mut(&id) else { return };
+        let next = Self::deadline(entry, self.shrink_after);
+        if next != entry.deadline {
+            if let Some(at) = entry.deadline {
+                self.timers.remove(&(at, id));
+            }
+            if let Some(at) = next {
+                self.timers.insert((at, id));
+            }
+            entry.deadline = next;
+        }
+    }
+
+    /// Reads, lets the handler react, runs timers, writes; closes when done;
+    /// then files the connection's next deadline.
+    ///
+    /// `short_read_drains`: this is a READABLE event (without the peer's
+    /// EOF), so on Unix a read that fills less than the buffer emptied the
+    /// socket, and input arriving after it raises a new edge-triggered
+    /// event: the read that would only return `WouldBlock` is skipped (one
+    /// syscall per wakeup, as tokio does). Otherwise the stream is read until
+    /// `WouldBlock`.
+    fn service(&mut self, id: Token, short_read_drains: bool) {
+        self.service_io(id, short_read_drains && cfg!(unix));
+        self.schedule(id);
+    }
+
+    fn service_io(&mut self, id: Token, short_read_drains: bool) {
         let Some(entry) = self.conns.get_mut(&id) else { return };
         loop {
             let over_limit = |ws: &Connection| self.max_buffered.is_some_and(|max| ws.buffered_amount() > max);
@@ -286,6 +345,9 @@ impl<H: Handler> Driver<H> {
                         entry.shrunk = false;
                         entry.ws.receive(&self.buf[..n]);
                         self.handler.handle(id, &mut entry.ws);
+                        if short_read_drains && n < self.buf.len() {
+                            break;
+                        }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -345,6 +407,9 @@ impl<H: Handler> Driver<H> {
             _ => {}
         }
         if let Some(mut entry) = self.conns.remove(&id) {
+            if let Some(at) = entry.deadline {
+                self.timers.remove(&(at, id));
+            }
             let _ = self.poll.registry().deregister(&mut entry.stream);
             if !entry.ws.should_close_transport() {
                 // The transport broke under an open connection.

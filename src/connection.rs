@@ -300,6 +300,59 @@ impl Connection {
         self.recv.push(data);
     }
 
+    /// Room to read the next bytes from the transport into, so that they
+    /// land in the receive buffer without a copy: read into it, then report
+    /// the count with [`received`](Self::received) (an end of file with
+    /// [`receive_eof`](Self::receive_eof)). [`read_from`](Self::read_from)
+    /// does the three steps for an [`io::Read`](std::io::Read).
+    ///
+    /// The room is at least 4 KiB. It grows, up to 64 KiB, while reads fill
+    /// it, so a busy connection reads in large pieces and a quiet one holds
+    /// little; [`shrink_buffers`](Self::shrink_buffers) releases it. The
+    /// bytes in it are whatever was there before (never uninitialized
+    /// memory): only the first `n` reported to `received` are looked at.
+    ///
+    /// ```
+    /// # use wsmachine::{Config, Connection, Event, Role};
+    /// # let mut ws = Connection::established(Role::Server, Config::default()).unwrap();
+    /// let frame = [0x82, 0x82, 1, 2, 3, 4, 0x2a ^ 1, 0x2b ^ 2]; // a masked binary frame
+    /// let room = ws.receive_buffer();
+    /// room[..frame.len()].copy_from_slice(&frame); // a transport's read
+    /// ws.received(frame.len());
+    /// assert!(matches!(ws.poll_event(), Some(Event::Binary(&[0x2a, 0x2b]))));
+    /// ```
+    pub fn receive_buffer(&mut self) -> &mut [u8] {
+        self.recv.spare()
+    }
+
+    /// Reports that `n` bytes were read into [`receive_buffer`](Self::receive_buffer).
+    /// As with [`receive`](Self::receive), nothing is parsed until
+    /// [`poll_event`](Self::poll_event), and bytes after a Close frame or
+    /// after the connection closed are discarded. `n` is capped at the room's length.
+    pub fn received(&mut self, n: usize) {
+        if self.life.closed.is_some() || self.life.eof || n == 0 {
+            return;
+        }
+        self.timers.on_activity();
+        self.recv.commit(n);
+    }
+
+    /// Reads once from `transport` straight into the receive buffer (see
+    /// [`receive_buffer`](Self::receive_buffer)) and returns the number of
+    /// bytes read, as [`io::Read::read`](std::io::Read::read) does. A read of
+    /// 0 bytes is the end of file and is reported with
+    /// [`receive_eof`](Self::receive_eof). Errors (including `WouldBlock`)
+    /// are returned as they are and change nothing.
+    pub fn read_from<R: std::io::Read + ?Sized>(&mut self, transport: &mut R) -> std::io::Result<usize> {
+        let n = transport.read(self.receive_buffer())?;
+        if n == 0 {
+            self.receive_eof();
+        } else {
+            self.received(n);
+        }
+        Ok(n)
+    }
+
     /// Reports that the transport reached end of file. Complete frames
     /// already received are still delivered; then, unless the closing
     /// handshake completed, the connection closes with 1006, not clean.

@@ -47,6 +47,14 @@ pub(crate) struct InflateState {
 /// The RSV1 bit as in [`FrameHeader::rsv`]: a compressed message (RFC 7692 §6).
 const RSV1: u8 = 0b100;
 
+/// The least room [`Receiver::spare`] offers for a read: where an adaptive
+/// read size starts, and what it never goes below.
+pub(crate) const MIN_READ: usize = 4 << 10;
+
+/// The most room [`Receiver::spare`] offers for a read; reads that keep
+/// filling the room double it up to this.
+pub(crate) const MAX_READ: usize = 64 << 10;
+
 /// Size limits for the receiver, from [`Config`](crate::Config).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -108,9 +116,18 @@ struct Message {
 #[derive(Debug)]
 pub(crate) struct Receiver {
     role: Role,
-    /// Received bytes; everything before `pos` is consumed.
+    /// Received bytes are `buf[pos..end]`; everything before `pos` is
+    /// consumed. The rest of `buf` (initialized, never shrunk but by
+    /// [`shrink`](Self::shrink)) is room for the transport to read into
+    /// directly ([`spare`](Self::spare)), with no zeroing per read.
     pub(crate) buf: Vec<u8>,
     pub(crate) pos: usize,
+    end: usize,
+    /// The room the next [`spare`](Self::spare) offers: it doubles while
+    /// reads fill it, from [`MIN_READ`] to [`MAX_READ`].
+    read_size: usize,
+    /// The length of the room last offered.
+    offered: usize,
     /// The payload of a fragmented message, unmasked.
     pub(crate) assembled: Vec<u8>,
     /// `assembled` was handed out and is cleared on the next call.
@@ -132,6 +149,9 @@ impl Receiver {
             role,
             buf: Vec::new(),
             pos: 0,
+            end: 0,
+            read_size: MIN_READ,
+            offered: 0,
             assembled: Vec::new(),
             assembled_taken: false,
             frame: None,
@@ -157,27 +177,57 @@ impl Receiver {
         });
     }
 
-    /// Appends received bytes, first dropping consumed ones.
-    pub(crate) fn push(&mut self, data: &[u8]) {
-        if self.pos == self.buf.len() {
-            self.buf.clear();
+    /// Makes room for `n` more bytes after the data: drops consumed bytes
+    /// (moving the unconsumed rest to the front when that is most of the
+    /// buffer, or when the room is short), then grows the buffer if needed.
+    fn make_room(&mut self, n: usize) {
+        if self.pos == self.end {
             self.pos = 0;
-        } else if self.pos > 0 && (self.pos >= self.buf.len() / 2 || self.buf.capacity() - self.buf.len() < data.len())
-        {
-            self.buf.drain(..self.pos);
+            self.end = 0;
+        } else if self.pos > 0 && (self.pos >= self.end / 2 || self.buf.capacity() - self.end < n) {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
             self.pos = 0;
         }
-        self.buf.extend_from_slice(data);
+        if self.buf.len() - self.end < n {
+            self.buf.resize(self.end + n, 0);
+        }
+    }
+
+    /// Appends received bytes.
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        self.make_room(data.len());
+        self.buf[self.end..self.end + data.len()].copy_from_slice(data);
+        self.end += data.len();
+    }
+
+    /// Room for the transport to read the next bytes into, at least
+    /// [`MIN_READ`] bytes; [`commit`](Self::commit) says how many it read.
+    pub(crate) fn spare(&mut self) -> &mut [u8] {
+        self.make_room(self.read_size);
+        let len = (self.buf.len() - self.end).min(MAX_READ);
+        self.offered = len;
+        &mut self.buf[self.end..self.end + len]
+    }
+
+    /// `n` bytes were read into [`spare`](Self::spare). A read that filled
+    /// the room doubles the next one (up to [`MAX_READ`]).
+    pub(crate) fn commit(&mut self, n: usize) {
+        let n = n.min(self.buf.len() - self.end);
+        self.end += n;
+        if n == self.offered {
+            self.read_size = (self.read_size * 2).min(MAX_READ);
+        }
     }
 
     /// Bytes received and not yet consumed.
     pub(crate) fn unconsumed(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        &self.buf[self.pos..self.end]
     }
 
     /// Marks `n` unconsumed bytes as consumed (the handshake head).
     pub(crate) fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.buf.len());
+        self.pos = (self.pos + n).min(self.end);
     }
 
     /// Drops all buffered input and releases the memory.
@@ -185,15 +235,19 @@ impl Receiver {
         self.buf = Vec::new();
         self.assembled = Vec::new();
         self.pos = 0;
+        self.end = 0;
+        self.read_size = MIN_READ;
         self.frame = None;
         self.message = None;
     }
 
     /// Releases buffer memory that holds no data.
     pub(crate) fn shrink(&mut self) {
-        if self.pos == self.buf.len() {
+        if self.pos == self.end {
             self.buf = Vec::new();
             self.pos = 0;
+            self.end = 0;
+            self.read_size = MIN_READ;
         }
         if self.assembled.is_empty() || self.assembled_taken {
             self.assembled = Vec::new();
@@ -216,7 +270,7 @@ impl Receiver {
         loop {
             let mut frame = match self.frame.take() {
                 Some(f) => f,
-                None => match FrameHeader::decode(&self.buf[self.pos..]).map_err(ProtocolError::Frame)? {
+                None => match FrameHeader::decode(&self.buf[self.pos..self.end]).map_err(ProtocolError::Frame)? {
                     None => return Ok(None),
                     Some((header, len)) => {
                         let frame = self.begin_frame(&header, limits)?;
@@ -326,7 +380,7 @@ impl Receiver {
             self.assembled.clear();
             self.assembled_taken = false;
         }
-        let buf = &mut self.buf[self.pos..];
+        let buf = &mut self.buf[self.pos..self.end];
         let (b0, b1) = match *buf {
             [b0, b1, ..] => (b0, b1),
             _ => return None,
@@ -434,7 +488,7 @@ impl Receiver {
 
     /// Unmasks and checks the frame's payload bytes that arrived since the last call.
     fn unmask_new_bytes(&mut self, frame: &mut Frame) -> Result<(), ProtocolError> {
-        let available = ((self.buf.len() - self.pos) as u64).min(frame.remaining) as usize;
+        let available = ((self.end - self.pos) as u64).min(frame.remaining) as usize;
         if available <= frame.ready {
             return Ok(());
         }

@@ -96,7 +96,22 @@ fn expected_events(msgs: &[Msg], ping_inside: bool, frag: usize) -> Vec<Ev> {
     out
 }
 
-/// Feeds `bytes` cut at `cuts` (fractions of the length) and returns the events.
+/// Feeds `data` as a transport reading into `receive_buffer` would, in
+/// pieces as large as the room offered.
+fn feed_via_room(conn: &mut wsmachine::Connection, mut data: &[u8]) {
+    while !data.is_empty() {
+        let room = conn.receive_buffer();
+        assert!(room.len() >= 4096);
+        let n = room.len().min(data.len());
+        room[..n].copy_from_slice(&data[..n]);
+        conn.received(n);
+        data = &data[n..];
+    }
+}
+
+/// Feeds `bytes` cut at `cuts` (fractions of the length) and returns the
+/// events. Pieces go in by `receive` and by `receive_buffer`/`received` in
+/// turn: the two ways in must not differ.
 fn feed_split(config: Config, bytes: &[u8], cuts: &[usize]) -> (Vec<Ev>, Vec<u8>) {
     let mut server = open_server(config);
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
@@ -105,8 +120,12 @@ fn feed_split(config: Config, bytes: &[u8], cuts: &[usize]) -> (Vec<Ev>, Vec<u8>
     points.sort_unstable();
     let mut evs = Vec::new();
     let mut out = Vec::new();
-    for w in points.windows(2) {
-        server.receive(&bytes[w[0]..w[1]]);
+    for (i, w) in points.windows(2).enumerate() {
+        if i % 2 == 0 {
+            server.receive(&bytes[w[0]..w[1]]);
+        } else {
+            feed_via_room(&mut server, &bytes[w[0]..w[1]]);
+        }
         evs.extend(events(&mut server));
         out.extend(take_output(&mut server));
     }

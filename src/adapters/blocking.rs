@@ -53,8 +53,8 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::message::{
-    DEFAULT_MAX_BUFFERED, Decide, Error, IntoClientRequest, Message, Next, READ_CHUNK, Rejection, accept_all,
-    handshake_step, next_message, queue,
+    DEFAULT_MAX_BUFFERED, Decide, Error, IntoClientRequest, Message, Next, Rejection, accept_all, handshake_step,
+    next_message, queue,
 };
 use crate::{CloseCode, Config, Connection, MessageKind, SendToError};
 
@@ -155,7 +155,6 @@ where
 pub struct WebSocket<S> {
     stream: S,
     ws: Connection,
-    buf: Box<[u8]>,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     /// The write timeout last given to the transport.
@@ -190,7 +189,6 @@ impl<S: Transport> WebSocket<S> {
         WebSocket {
             stream,
             ws,
-            buf: vec![0; READ_CHUNK].into_boxed_slice(),
             read_timeout: None,
             write_timeout: None,
             write_timeout_set: None,
@@ -431,12 +429,11 @@ impl<S: Transport> WebSocket<S> {
             // A zero timeout means "block" to std: wait at least a millisecond.
             let wait = wake.map(|at| at.saturating_duration_since(now).max(Duration::from_millis(1)));
             self.stream.set_read_timeout(wait)?;
-            match self.stream.read(&mut self.buf) {
-                Ok(0) => {
-                    self.eof = true;
-                    self.ws.receive_eof();
-                }
-                Ok(n) => self.ws.receive(&self.buf[..n]),
+            // Straight into the connection's receive buffer: no copy. A read
+            // of 0 bytes is reported to the connection as the end of file.
+            match self.ws.read_from(&mut self.stream) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
                 Err(e) => return Err(e),
             }

@@ -14,9 +14,6 @@ use crate::handshake::server::{Accept, Reject, Request};
 use crate::message::MessageKind;
 use crate::{ClientRequest, CloseCode, Connection};
 
-/// How many bytes an adapter reads from its transport at a time.
-pub const READ_CHUNK: usize = 16 << 10;
-
 /// The default for `set_max_buffered` on the adapters: above this many
 /// unwritten bytes, sending waits (tokio) or writes (blocking) first.
 pub const DEFAULT_MAX_BUFFERED: usize = 128 << 10;

@@ -6,10 +6,11 @@
 //!
 //! - **Readiness is edge-triggered**, so on every READABLE event the stream
 //!   is read until `WouldBlock` (on Unix, until a read that does not fill the
-//!   64 KiB buffer: the socket is empty then, and later input raises a new
-//!   event, so the extra read is skipped), and every chunk goes to
-//!   [`Connection::receive`] followed by your [`Handler`], which polls the
-//!   events (so the receive buffer never holds more than one read).
+//!   room offered: the socket is empty then, and later input raises a new
+//!   event, so the extra read is skipped). Each read goes straight into the
+//!   connection's receive buffer ([`Connection::receive_buffer`], no copy)
+//!   and is followed by your [`Handler`], which polls the events (so the
+//!   receive buffer never holds more than one read).
 //! - **Output is written once per wakeup**: everything the connection queued
 //!   (echoes, Pongs, Close replies) leaves in as few `write` calls as the
 //!   socket accepts. What the socket does not take waits for WRITABLE.
@@ -78,6 +79,8 @@ use crate::{Config, Connection};
 /// How long a closed connection waits for the peer's EOF before the socket is dropped.
 const LINGER: Duration = Duration::from_secs(2);
 const LISTENER: Token = Token(usize::MAX);
+/// The stack buffer for the first read of a connection that was idle.
+const IDLE_READ: usize = 4 << 10;
 
 /// The application's side of the driver.
 pub trait Handler {
@@ -119,7 +122,6 @@ pub struct Driver<H> {
     /// have changed without the driver seeing it.
     lent: Vec<Token>,
     next_token: usize,
-    buf: Box<[u8]>,
     max_buffered: Option<usize>,
     shrink_after: Option<Duration>,
     handler: H,
@@ -136,7 +138,6 @@ impl<H: Handler> Driver<H> {
             timers: BTreeSet::new(),
             lent: Vec::new(),
             next_token: 0,
-            buf: vec![0; 64 << 10].into_boxed_slice(),
             max_buffered: None,
             shrink_after: Some(DEFAULT_SHRINK_AFTER),
             handler,
@@ -335,17 +336,16 @@ impl<H: Handler> Driver<H> {
                     held_back = true;
                     break;
                 }
-                match entry.stream.read(&mut self.buf) {
-                    Ok(0) => {
+                match Self::read_once(entry) {
+                    Ok((0, _)) => {
                         entry.eof = true;
                         entry.ws.receive_eof();
                     }
-                    Ok(n) => {
+                    Ok((n, room_len)) => {
                         entry.last_read = Instant::now();
                         entry.shrunk = false;
-                        entry.ws.receive(&self.buf[..n]);
                         self.handler.handle(id, &mut entry.ws);
-                        if short_read_drains && n < self.buf.len() {
+                        if short_read_drains && n < room_len {
                             break;
                         }
                     }
@@ -374,6 +374,24 @@ impl<H: Handler> Driver<H> {
             }
         }
         self.close_or_linger(id);
+    }
+
+    /// One read, straight into the connection's receive buffer (no copy);
+    /// returns the bytes read and the room offered. A connection that
+    /// released its buffers while idle reads into the stack instead, so that
+    /// a wakeup with nothing to read (a heartbeat) allocates nothing.
+    fn read_once(entry: &mut Entry) -> io::Result<(usize, usize)> {
+        if entry.shrunk {
+            let mut chunk = [0u8; IDLE_READ];
+            let n = entry.stream.read(&mut chunk)?;
+            entry.ws.receive(&chunk[..n]);
+            return Ok((n, IDLE_READ));
+        }
+        let room = entry.ws.receive_buffer();
+        let room_len = room.len();
+        let n = entry.stream.read(room)?;
+        entry.ws.received(n);
+        Ok((n, room_len))
     }
 
     /// Writes pending output until the socket would block. Returns whether

@@ -36,6 +36,5 @@ pub mod tokio;
 
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 pub use message::{
-    CloseFrame, DEFAULT_MAX_BUFFERED, Decide, Decision, Error, IntoClientRequest, Message, READ_CHUNK, Rejection,
-    accept_all,
+    CloseFrame, DEFAULT_MAX_BUFFERED, Decide, Decision, Error, IntoClientRequest, Message, Rejection, accept_all,
 };

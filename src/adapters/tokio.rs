@@ -23,8 +23,9 @@
 //!   cannot deadlock on each other.
 //! - **One write for many messages**: `feed` queues, `flush` writes; `send`
 //!   does both.
-//! - **Memory**: reads go through a buffer on the stack, and a connection
-//!   on which nothing arrived for a second
+//! - **Memory**: reads go straight into the connection's receive buffer
+//!   (no copy; the room grows from 4 KiB to 64 KiB while reads fill it), and
+//!   a connection on which nothing arrived for a second
 //!   ([`set_shrink_after`](WebSocket::set_shrink_after)) releases its empty
 //!   buffers: an idle connection costs its state.
 //!
@@ -78,10 +79,13 @@ use futures_sink::Sink;
 
 use super::DEFAULT_SHRINK_AFTER;
 use super::message::{
-    DEFAULT_MAX_BUFFERED, Decide, Error, IntoClientRequest, Message, Next, READ_CHUNK, Rejection, accept_all,
-    handshake_step, next_message, queue,
+    DEFAULT_MAX_BUFFERED, Decide, Error, IntoClientRequest, Message, Next, Rejection, accept_all, handshake_step,
+    next_message, queue,
 };
 use crate::{CloseCode, Config, Connection, State};
+
+/// The stack buffer for the first read of a connection that was idle.
+const IDLE_READ: usize = 4 << 10;
 
 /// Client: connects over TCP to the request's host and port (`ws://` only;
 /// for `wss://` connect TLS yourself and call [`client`]) and completes the
@@ -392,20 +396,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         }
     }
 
+    /// One read, straight into the connection's receive buffer (no copy).
+    /// A connection that released its buffers while idle reads into the
+    /// stack instead, so that a wakeup with nothing to read allocates nothing.
+    fn poll_read_once(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.shrunk {
+            let mut chunk = [const { MaybeUninit::<u8>::uninit() }; IDLE_READ];
+            let mut buf = ReadBuf::uninit(&mut chunk);
+            ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+            self.ws.receive(buf.filled());
+            return Poll::Ready(Ok(buf.filled().len()));
+        }
+        let mut buf = ReadBuf::new(self.ws.receive_buffer());
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+        let n = buf.filled().len();
+        self.ws.received(n);
+        Poll::Ready(Ok(n))
+    }
+
     /// Reads once into the connection, or runs its timers when one is due.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.eof {
-            // On the stack: `receive` copies what was read into the
-            // connection anyway, so an idle connection holds no read buffer.
-            let mut chunk = [const { MaybeUninit::<u8>::uninit() }; READ_CHUNK];
-            let mut buf = ReadBuf::uninit(&mut chunk);
-            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => {
-                    if buf.filled().is_empty() {
+            match self.poll_read_once(cx) {
+                Poll::Ready(Ok(n)) => {
+                    if n == 0 {
                         self.eof = true;
                         self.ws.receive_eof();
                     } else {
-                        self.ws.receive(buf.filled());
                         self.last_read = Instant::now();
                         self.shrunk = false;
                     }

@@ -14,6 +14,9 @@
 //!
 //! - `wsmachine`: `Connection::receive` of each 64 KiB read, then
 //!   `poll_event` until `None` (events borrow the receive buffer).
+//! - `wsmachine-read_from`: `Connection::read_from` the same in-memory
+//!   transport as the peers (it reads straight into the receive buffer, in
+//!   reads of 4 KiB growing to 64 KiB), then `poll_event` until `None`.
 //! - `tungstenite`: `WebSocket::read` (0.30, blocking `Read`).
 //! - `fastwebsockets`: `WebSocket::read_frame` (0.10, its fastest path, which
 //!   checks UTF-8 of whole text frames with simdutf8).
@@ -93,6 +96,28 @@ fn receive(c: &mut Criterion) {
                         let mut got = 0;
                         for read in wire.chunks(READ_SIZE) {
                             ws.receive(read);
+                            while let Some(event) = ws.poll_event() {
+                                match event {
+                                    Event::Binary(data) => black_box(data.len()),
+                                    Event::Text(text) => black_box(text.len()),
+                                    other => panic!("unexpected {other:?}"),
+                                };
+                                got += 1;
+                            }
+                        }
+                        assert_eq!(got, n);
+                    })
+                });
+
+                // The same, with the transport reading straight into the
+                // receive buffer (`read_from`): the same Wire as the peers.
+                let mut ws = Connection::established(role, Config::default()).expect("OS randomness");
+                let mut from_wire = Wire::new(wire.clone());
+                group.bench_function(BenchmarkId::new("wsmachine-read_from", size), |b| {
+                    b.iter(|| {
+                        let mut got = 0;
+                        while got < n {
+                            ws.read_from(&mut from_wire).expect("in-memory read");
                             while let Some(event) = ws.poll_event() {
                                 match event {
                                     Event::Binary(data) => black_box(data.len()),

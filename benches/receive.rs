@@ -78,6 +78,21 @@ fn baseline(buf: &mut [u8], text: bool) -> usize {
     count
 }
 
+/// Polls every event, looks at each payload, and returns how many messages came.
+#[inline(always)]
+fn poll_all(ws: &mut Connection) -> usize {
+    let mut got = 0;
+    while let Some(event) = ws.poll_event() {
+        match event {
+            Event::Binary(data) => black_box(data.len()),
+            Event::Text(text) => black_box(text.len()),
+            other => panic!("unexpected {other:?}"),
+        };
+        got += 1;
+    }
+    got
+}
+
 fn receive(c: &mut Criterion) {
     let rt = runtime();
     for role in [Role::Server, Role::Client] {
@@ -96,14 +111,7 @@ fn receive(c: &mut Criterion) {
                         let mut got = 0;
                         for read in wire.chunks(READ_SIZE) {
                             ws.receive(read);
-                            while let Some(event) = ws.poll_event() {
-                                match event {
-                                    Event::Binary(data) => black_box(data.len()),
-                                    Event::Text(text) => black_box(text.len()),
-                                    other => panic!("unexpected {other:?}"),
-                                };
-                                got += 1;
-                            }
+                            got += poll_all(&mut ws);
                         }
                         assert_eq!(got, n);
                     })
@@ -118,14 +126,7 @@ fn receive(c: &mut Criterion) {
                         let mut got = 0;
                         while got < n {
                             ws.read_from(&mut from_wire).expect("in-memory read");
-                            while let Some(event) = ws.poll_event() {
-                                match event {
-                                    Event::Binary(data) => black_box(data.len()),
-                                    Event::Text(text) => black_box(text.len()),
-                                    other => panic!("unexpected {other:?}"),
-                                };
-                                got += 1;
-                            }
+                            got += poll_all(&mut ws);
                         }
                         assert_eq!(got, n);
                     })

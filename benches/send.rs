@@ -20,7 +20,8 @@
 //!   writes header and payload with one vectored write per frame).
 //! - `tokio-websockets`: `SinkExt::feed` of a `Message` over shared `Bytes`,
 //!   `flush` at the end.
-//! - `wsmachine-send_to`: `send_to` the transport, once per message: a
+//! - `wsmachine-send_to`: `send_to` (`send_text_to` for text, a `&str`:
+//!   no UTF-8 check, as `send_text`) the transport, once per message: a
 //!   server writes the header and the borrowed payload in one vectored write
 //!   (the transport's copy is the only one); a client masks into its output
 //!   buffer and writes it.
@@ -132,14 +133,14 @@ fn send(c: &mut Criterion) {
                 // into its output buffer and writes that.
                 let mut ws = Connection::established(role, Config::default()).expect("OS randomness");
                 let mut wire = Wire::new(empty.clone());
-                let message_kind = match kind {
-                    Kind::Binary => MessageKind::Binary,
-                    Kind::Text => MessageKind::Text,
-                };
                 group.bench_function(BenchmarkId::new("wsmachine-send_to", size), |b| {
                     b.iter(|| {
                         for _ in 0..n {
-                            ws.send_to(message_kind, &data, &mut wire).expect("open");
+                            match kind {
+                                Kind::Binary => ws.send_to(MessageKind::Binary, &data, &mut wire),
+                                Kind::Text => ws.send_text_to(text, &mut wire),
+                            }
+                            .expect("open");
                         }
                     })
                 });

@@ -795,6 +795,15 @@ impl Connection {
         self.sender().send_to(kind, payload, transport)
     }
 
+    /// Sends text straight to a transport. See [`Sender::send_text_to`].
+    pub fn send_text_to<W: std::io::Write + ?Sized>(
+        &mut self,
+        text: &str,
+        transport: &mut W,
+    ) -> Result<usize, SendToError> {
+        self.sender().send_text_to(text, transport)
+    }
+
     /// Sends a prepared message. See [`Sender::send_prepared`].
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
         self.sender().send_prepared(message)

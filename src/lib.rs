@@ -53,6 +53,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## Moving bytes
+//!
+//! In: [`Connection::receive`] copies a slice the caller read; or the
+//! transport reads straight into the receive buffer, with
+//! [`Connection::receive_buffer`] and [`Connection::received`] (any runtime)
+//! or [`Connection::read_from`] (an [`std::io::Read`]). Out:
+//! [`Connection::pending_output`] and [`Connection::advance_output`]; or
+//! [`Connection::write_to`] an [`std::io::Write`]; [`Sender::send_to`] sends
+//! a server's message straight to the transport, with no copy of the payload
+//! into the output buffer.
+//!
 //! ## Where things are
 //!
 //! Each RFC concept has its own module:
@@ -62,7 +73,7 @@
 //! | [`connection`] | §4, §5, §7 | the state machine and the caller's loop |
 //! | [`handshake`] | §4 | client request and response check, server request check and decision |
 //! | [`frame`] | §5.2 | frame header encode/decode |
-//! | [`mask`] | §5.3 | word-at-a-time masking |
+//! | [`mask`] | §5.3 | word-at-a-time masking (widest SIMD chosen at run time with feature `simd-mask`, default) |
 //! | `receive` | §5.4–§5.6 | frames into messages, in place |
 //! | `send` | §5 | frames out, fragmentation, [`Sender`] |
 //! | [`utf8`] | §8.1 | streaming UTF-8 validation (SIMD with feature `simd-utf8`, default) |

@@ -445,6 +445,21 @@ impl Sender<'_> {
         if kind == MessageKind::Text && crate::utf8::from_utf8(payload).is_err() {
             return Err(SendError::InvalidUtf8.into());
         }
+        self.send_checked_to(kind, payload, transport)
+    }
+
+    /// [`send_to`](Self::send_to) for text that is a `&str` already: no
+    /// UTF-8 check.
+    pub fn send_text_to<W: Write + ?Sized>(&mut self, text: &str, transport: &mut W) -> Result<usize, SendToError> {
+        self.send_checked_to(MessageKind::Text, text.as_bytes(), transport)
+    }
+
+    fn send_checked_to<W: Write + ?Sized>(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        transport: &mut W,
+    ) -> Result<usize, SendToError> {
         self.side.check_open()?;
         if self.side.stream.is_some() {
             return Err(SendError::MessageInProgress.into());

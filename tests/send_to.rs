@@ -249,3 +249,12 @@ fn write_to_writes_the_queue_until_the_transport_blocks() {
     assert_eq!(ws.buffered_amount(), 0);
     assert_eq!(decode_all(&t.got).len(), 1);
 }
+
+#[test]
+fn send_text_to_takes_a_str() {
+    let text = "안녕 🙂 ".repeat(1000);
+    let mut ws = open_server(Config::default());
+    let mut t = Transport::new(1000);
+    ws.send_text_to(&text, &mut t).unwrap();
+    assert_eq!(decode_all(&sent(&mut ws, &t)), expected(Config::default(), MessageKind::Text, text.as_bytes(), None));
+}

@@ -330,19 +330,24 @@ impl<S: Transport> WebSocket<S> {
     /// Sends a text message and writes everything pending (no copy into an
     /// owned [`Message`]; see [`send`](Self::send)).
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.send_to_transport(MessageKind::Text, text.as_bytes())
+        self.send_to_transport(|ws, stream| ws.send_text_to(text, stream))
     }
 
     /// Sends a binary message and writes everything pending (see [`send`](Self::send)).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.send_to_transport(MessageKind::Binary, data)
+        self.send_to_transport(|ws, stream| ws.send_to(MessageKind::Binary, data, stream))
     }
 
-    fn send_to_transport(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), Error> {
+    /// Sends with `send` (a `send_to` of the connection) and writes what
+    /// the transport did not take.
+    fn send_to_transport(
+        &mut self,
+        send: impl FnOnce(&mut Connection, &mut S) -> Result<usize, SendToError>,
+    ) -> Result<(), Error> {
         if let Err(e) = self.apply_write_timeout() {
             return Err(self.broken(e));
         }
-        match self.ws.send_to(kind, payload, &mut self.stream) {
+        match send(&mut self.ws, &mut self.stream) {
             Ok(_) => {}
             Err(SendToError::Send(e)) => return Err(e.into()),
             Err(SendToError::Io(e)) => return Err(self.broken(e)),

@@ -79,7 +79,7 @@ use crate::{Config, Connection};
 /// How long a closed connection waits for the peer's EOF before the socket is dropped.
 const LINGER: Duration = Duration::from_secs(2);
 const LISTENER: Token = Token(usize::MAX);
-/// The stack buffer for the first read of a connection that was idle.
+/// The stack buffer for reads while a connection's traffic is light (see `read_once`).
 const IDLE_READ: usize = 4 << 10;
 
 /// The application's side of the driver.
@@ -105,6 +105,9 @@ struct Entry {
     last_read: Instant,
     /// The buffers were released since then.
     shrunk: bool,
+    /// Reads go through the stack (see `read_once`): since the connection
+    /// started or released its buffers, no read filled the stack buffer.
+    cold: bool,
     /// When the driver must next look at it (its entry in `Driver::timers`).
     deadline: Option<Instant>,
 }
@@ -164,8 +167,16 @@ impl<H: Handler> Driver<H> {
         self.poll.registry().register(&mut stream, id, Interest::READABLE | Interest::WRITABLE)?;
         let _ = stream.set_nodelay(true);
         ws.handle_timeout(Instant::now()); // start the connection's clock
-        let entry =
-            Entry { stream, ws, eof: false, lingering: None, last_read: Instant::now(), shrunk: false, deadline: None };
+        let entry = Entry {
+            stream,
+            ws,
+            eof: false,
+            lingering: None,
+            last_read: Instant::now(),
+            shrunk: false,
+            cold: true,
+            deadline: None,
+        };
         self.conns.insert(id, entry);
         self.service(id, false);
         Ok(id)
@@ -273,6 +284,15 @@ impl<H: Handler> Driver<H> {
         }
     }
 
+    /// Releases the connection's empty buffers once it has been idle for `shrink_after`.
+    fn shrink_if_idle(entry: &mut Entry, shrink_after: Option<Duration>) {
+        if Self::shrink_at(entry, shrink_after).is_some_and(|at| at <= Instant::now()) {
+            entry.ws.shrink_buffers();
+            entry.shrunk = true;
+            entry.cold = true;
+        }
+    }
+
     /// When the connection's buffers are to be released, if they hold memory and no output.
     fn shrink_at(entry: &Entry, shrink_after: Option<Duration>) -> Option<Instant> {
         let idle = shrink_after?;
@@ -328,6 +348,10 @@ impl<H: Handler> Driver<H> {
 
     fn service_io(&mut self, id: Token, short_read_drains: bool) {
         let Some(entry) = self.conns.get_mut(&id) else { return };
+        // Before reading: the wakeup at the shrink deadline then reads
+        // through the stack instead of taking the room it is about to free
+        // (which, over many connections, fragments the heap).
+        Self::shrink_if_idle(entry, self.shrink_after);
         loop {
             let over_limit = |ws: &Connection| self.max_buffered.is_some_and(|max| ws.buffered_amount() > max);
             let mut held_back = false;
@@ -360,10 +384,7 @@ impl<H: Handler> Driver<H> {
             entry.ws.handle_timeout(Instant::now());
             self.handler.handle(id, &mut entry.ws);
             let write_failed = Self::write_pending(entry);
-            if Self::shrink_at(entry, self.shrink_after).is_some_and(|at| at <= Instant::now()) {
-                entry.ws.shrink_buffers();
-                entry.shrunk = true;
-            }
+            Self::shrink_if_idle(entry, self.shrink_after);
             if write_failed || entry.ws.should_close_transport() || entry.lingering.is_some() {
                 break;
             }
@@ -376,15 +397,21 @@ impl<H: Handler> Driver<H> {
         self.close_or_linger(id);
     }
 
-    /// One read, straight into the connection's receive buffer (no copy);
-    /// returns the bytes read and the room offered. A connection that
-    /// released its buffers while idle reads into the stack instead, so that
-    /// a wakeup with nothing to read (a heartbeat) allocates nothing.
+    /// One read; returns the bytes read and the room offered.
+    ///
+    /// A connection with little traffic (new, or back from idle) reads into
+    /// the stack and `receive` copies what came, so it holds a receive
+    /// buffer of the size of what is pending (a handshake head, a chat
+    /// message), not the read room, and a read that finds nothing allocates
+    /// nothing. Once a read fills the stack buffer, reads go straight into
+    /// the connection's receive buffer (no copy), whose room grows with the
+    /// traffic, until the connection is idle again.
     fn read_once(entry: &mut Entry) -> io::Result<(usize, usize)> {
-        if entry.shrunk {
+        if entry.cold {
             let mut chunk = [0u8; IDLE_READ];
             let n = entry.stream.read(&mut chunk)?;
             entry.ws.receive(&chunk[..n]);
+            entry.cold = n < IDLE_READ;
             return Ok((n, IDLE_READ));
         }
         let room = entry.ws.receive_buffer();

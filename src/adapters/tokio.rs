@@ -84,7 +84,7 @@ use super::message::{
 };
 use crate::{CloseCode, Config, Connection, State};
 
-/// The stack buffer for the first read of a connection that was idle.
+/// The stack buffer for reads while a connection's traffic is light (see `poll_read_once`).
 const IDLE_READ: usize = 4 << 10;
 
 /// Client: connects over TCP to the request's host and port (`ws://` only;
@@ -197,6 +197,9 @@ struct Inner<S> {
     last_read: Instant,
     /// The buffers were released since then.
     shrunk: bool,
+    /// Reads go through the stack (see `poll_read_once`): since the
+    /// connection started or released its buffers, no read filled it.
+    cold: bool,
     shrink_after: Option<Duration>,
     /// Tasks waiting for writes that the other half may complete: the
     /// stream keeps only the last writer's waker, so progress by one half
@@ -223,6 +226,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 broken: None,
                 last_read: Instant::now(),
                 shrunk: false,
+                cold: true,
                 shrink_after: Some(DEFAULT_SHRINK_AFTER),
                 write_waiters: [None, None],
             },
@@ -396,16 +400,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         }
     }
 
-    /// One read, straight into the connection's receive buffer (no copy).
-    /// A connection that released its buffers while idle reads into the
-    /// stack instead, so that a wakeup with nothing to read allocates nothing.
+    /// One read.
+    ///
+    /// A connection with little traffic (new, or back from idle) reads into
+    /// the stack and `receive` copies what came, so it holds a receive
+    /// buffer of the size of what is pending (a handshake head, a chat
+    /// message), not the read room, and a read that finds nothing allocates
+    /// nothing. Once a read fills the stack buffer, reads go straight into
+    /// the connection's receive buffer (no copy), whose room grows with the
+    /// traffic, until the connection is idle again.
     fn poll_read_once(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.shrunk {
+        if self.cold {
             let mut chunk = [const { MaybeUninit::<u8>::uninit() }; IDLE_READ];
             let mut buf = ReadBuf::uninit(&mut chunk);
             ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+            let n = buf.filled().len();
             self.ws.receive(buf.filled());
-            return Poll::Ready(Ok(buf.filled().len()));
+            self.cold = n < IDLE_READ;
+            return Poll::Ready(Ok(n));
         }
         let mut buf = ReadBuf::new(self.ws.receive_buffer());
         ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
@@ -414,8 +426,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         Poll::Ready(Ok(n))
     }
 
+    /// A connection idle for `shrink_after` releases its empty buffers, so
+    /// that idle connections cost only their state.
+    fn shrink_if_idle(&mut self) {
+        if self.shrink_at().is_some_and(|at| at <= Instant::now()) {
+            self.ws.shrink_buffers();
+            self.shrunk = true;
+            self.cold = true;
+        }
+    }
+
     /// Reads once into the connection, or runs its timers when one is due.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Before reading: the wakeup at the shrink deadline then reads
+        // through the stack instead of taking the room it is about to free
+        // (which, over many connections, fragments the heap).
+        self.shrink_if_idle();
         if !self.eof {
             match self.poll_read_once(cx) {
                 Poll::Ready(Ok(n)) => {
@@ -437,13 +463,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 Poll::Pending => {}
             }
         }
-        // Nothing to read. A connection idle for `shrink_after` releases
-        // its empty buffers, so that idle connections cost only their state.
-        let shrink_at = self.shrink_at();
-        if shrink_at.is_some_and(|at| at <= Instant::now()) {
-            self.ws.shrink_buffers();
-            self.shrunk = true;
-        }
+        // Nothing to read.
+        self.shrink_if_idle();
         let Some(deadline) = self.ws.poll_timeout().into_iter().chain(self.shrink_at()).min() else {
             if self.eof {
                 return Poll::Ready(Err(io::Error::new(ErrorKind::UnexpectedEof, "the transport is closed")));

@@ -125,9 +125,9 @@ pub(crate) struct Receiver {
     end: usize,
     /// The room the next [`spare`](Self::spare) offers: it doubles while
     /// reads fill it, from [`MIN_READ`] to [`MAX_READ`].
-    read_size: usize,
+    read_size: u32,
     /// The length of the room last offered.
-    offered: usize,
+    offered: u32,
     /// The payload of a fragmented message, unmasked.
     pub(crate) assembled: Vec<u8>,
     /// `assembled` was handed out and is cleared on the next call.
@@ -150,7 +150,7 @@ impl Receiver {
             buf: Vec::new(),
             pos: 0,
             end: 0,
-            read_size: MIN_READ,
+            read_size: MIN_READ as u32,
             offered: 0,
             assembled: Vec::new(),
             assembled_taken: false,
@@ -204,9 +204,10 @@ impl Receiver {
     /// Room for the transport to read the next bytes into, at least
     /// [`MIN_READ`] bytes; [`commit`](Self::commit) says how many it read.
     pub(crate) fn spare(&mut self) -> &mut [u8] {
-        self.make_room(self.read_size);
+        self.make_room(self.read_size as usize);
+        // At most MAX_READ (64 KiB): fits in u32.
         let len = (self.buf.len() - self.end).min(MAX_READ);
-        self.offered = len;
+        self.offered = len as u32;
         &mut self.buf[self.end..self.end + len]
     }
 
@@ -215,8 +216,8 @@ impl Receiver {
     pub(crate) fn commit(&mut self, n: usize) {
         let n = n.min(self.buf.len() - self.end);
         self.end += n;
-        if n == self.offered {
-            self.read_size = (self.read_size * 2).min(MAX_READ);
+        if n == self.offered as usize {
+            self.read_size = (self.read_size * 2).min(MAX_READ as u32);
         }
     }
 
@@ -236,7 +237,7 @@ impl Receiver {
         self.assembled = Vec::new();
         self.pos = 0;
         self.end = 0;
-        self.read_size = MIN_READ;
+        self.read_size = MIN_READ as u32;
         self.frame = None;
         self.message = None;
     }
@@ -247,7 +248,7 @@ impl Receiver {
             self.buf = Vec::new();
             self.pos = 0;
             self.end = 0;
-            self.read_size = MIN_READ;
+            self.read_size = MIN_READ as u32;
         }
         if self.assembled.is_empty() || self.assembled_taken {
             self.assembled = Vec::new();

@@ -7,10 +7,12 @@
 //! - **Readiness is edge-triggered**, so on every READABLE event the stream
 //!   is read until `WouldBlock` (on Unix, until a read that does not fill the
 //!   room offered: the socket is empty then, and later input raises a new
-//!   event, so the extra read is skipped). Each read goes straight into the
-//!   connection's receive buffer ([`Connection::receive_buffer`], no copy)
-//!   and is followed by your [`Handler`], which polls the events (so the
-//!   receive buffer never holds more than one read).
+//!   event, so the extra read is skipped). Once a connection's reads fill
+//!   a 4 KiB stack buffer, they go straight into its receive buffer
+//!   ([`Connection::receive_buffer`], no copy); while its traffic is light
+//!   they go through the stack, so a quiet connection holds no read room.
+//!   Each read is followed by your [`Handler`], which polls the events (so
+//!   the receive buffer never holds more than one read).
 //! - **Output is written once per wakeup**: everything the connection queued
 //!   (echoes, Pongs, Close replies) leaves in as few `write` calls as the
 //!   socket accepts. What the socket does not take waits for WRITABLE.

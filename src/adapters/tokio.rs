@@ -23,9 +23,11 @@
 //!   cannot deadlock on each other.
 //! - **One write for many messages**: `feed` queues, `flush` writes; `send`
 //!   does both.
-//! - **Memory**: reads go straight into the connection's receive buffer
-//!   (no copy; the room grows from 4 KiB to 64 KiB while reads fill it), and
-//!   a connection on which nothing arrived for a second
+//! - **Memory**: once reads fill a 4 KiB stack buffer, they go straight
+//!   into the connection's receive buffer (no copy; the room grows from
+//!   4 KiB to 64 KiB while reads fill it); light traffic goes through the
+//!   stack, so a quiet connection holds no read room. A connection on which
+//!   nothing arrived for a second
 //!   ([`set_shrink_after`](WebSocket::set_shrink_after)) releases its empty
 //!   buffers: an idle connection costs its state.
 //!

@@ -112,6 +112,8 @@ struct Entry {
     cold: bool,
     /// When the driver must next look at it (its entry in `Driver::timers`).
     deadline: Option<Instant>,
+    /// Lent out by [`Driver::connection`] since the last turn (listed in `Driver::lent`).
+    lent: bool,
 }
 
 /// One thread's event loop over many connections.
@@ -123,7 +125,7 @@ pub struct Driver<H> {
     /// Every connection's next deadline, earliest first: a turn looks at the
     /// due ones only, not at every connection.
     timers: BTreeSet<(Instant, Token)>,
-    /// Connections lent out by [`Driver::connection`], whose deadline may
+    /// Connections lent out by [`Driver::connection`] (each once), whose deadline may
     /// have changed without the driver seeing it.
     lent: Vec<Token>,
     next_token: usize,
@@ -178,6 +180,7 @@ impl<H: Handler> Driver<H> {
             shrunk: false,
             cold: true,
             deadline: None,
+            lent: false,
         };
         self.conns.insert(id, entry);
         self.service(id, false);
@@ -214,7 +217,11 @@ impl<H: Handler> Driver<H> {
     pub fn connection(&mut self, id: Token) -> Option<&mut Connection> {
         let entry = self.conns.get_mut(&id)?;
         // Whatever is done with it may move its timers (a Close starts one).
-        self.lent.push(id);
+        // Listed once however often it is lent: at most one entry per connection.
+        if !entry.lent {
+            entry.lent = true;
+            self.lent.push(id);
+        }
         Some(&mut entry.ws)
     }
 
@@ -249,6 +256,9 @@ impl<H: Handler> Driver<H> {
     /// services every connection that is ready or due.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
         for id in std::mem::take(&mut self.lent) {
+            if let Some(entry) = self.conns.get_mut(&id) {
+                entry.lent = false;
+            }
             self.schedule(id);
         }
         let now = Instant::now();

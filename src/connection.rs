@@ -35,7 +35,7 @@ use crate::handshake::client::{ClientRequest, Response, check_response};
 use crate::handshake::server::{self, Accept, Reject, Request};
 use crate::handshake::{Head, HeadScanner};
 use crate::message::{MessageKind, PreparedMessage};
-use crate::random::{OsRandom, RandomSource};
+use crate::random::{MaskingKeys, OsRandom, RandomSource};
 use crate::receive::{Incoming, Limits, Payload, Receiver};
 use crate::send::{SendSide, SendStatus, Sender};
 use crate::timers::{Expired, Phase, Timers};
@@ -178,7 +178,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn new(role: Role, config: Config, stage: Stage, masker: Option<Box<dyn RandomSource>>) -> Self {
+    fn new(role: Role, config: Config, stage: Stage, masker: Option<Box<MaskingKeys>>) -> Self {
         Connection {
             role,
             stage,
@@ -216,7 +216,8 @@ impl Connection {
             }
             request
         };
-        let mut conn = Connection::new(Role::Client, config, Stage::AwaitingRequest, Some(Box::new(random)));
+        let mut conn =
+            Connection::new(Role::Client, config, Stage::AwaitingRequest, Some(Box::new(MaskingKeys::new(random))));
         let mut key = [0u8; 16];
         conn.send.random_bytes(&mut key);
         request.write(&mut conn.send.out, &key);
@@ -237,17 +238,17 @@ impl Connection {
             Role::Client => Some(OsRandom::new()?),
             Role::Server => None,
         };
-        Ok(Self::established_inner(role, config, random.map(|r| Box::new(r) as Box<dyn RandomSource>)))
+        Ok(Self::established_inner(role, config, random.map(|r| Box::new(MaskingKeys::new(r)) as Box<MaskingKeys>)))
     }
 
     /// Like [`established`](Self::established), with the given random
     /// source for a client's masking keys (ignored for a server).
     pub fn established_with_random(role: Role, config: Config, random: impl RandomSource + 'static) -> Self {
-        let masker = (role == Role::Client).then(|| Box::new(random) as Box<dyn RandomSource>);
+        let masker = (role == Role::Client).then(|| Box::new(MaskingKeys::new(random)) as Box<MaskingKeys>);
         Self::established_inner(role, config, masker)
     }
 
-    fn established_inner(role: Role, config: Config, masker: Option<Box<dyn RandomSource>>) -> Self {
+    fn established_inner(role: Role, config: Config, masker: Option<Box<MaskingKeys>>) -> Self {
         let mut conn = Connection::new(role, config, Stage::Done, masker);
         conn.send.status = SendStatus::Open;
         conn

@@ -64,9 +64,79 @@ impl core::fmt::Debug for SeededRandom {
     }
 }
 
+/// Masking keys drawn per batch: one call to the source fills this many bytes
+/// (16 keys), so that a client pays for its random source once per 16 frames
+/// rather than per frame.
+const KEY_BATCH: usize = 64;
+
+/// A client's source of masking keys: its [`RandomSource`], read
+/// [`KEY_BATCH`] bytes at a time. Each key is used once, in order, so the
+/// keys on the wire are exactly the source's output (RFC 6455 §5.3: as
+/// unpredictable as the source is); buffering them only saves a dynamic
+/// call and the generator's bookkeeping per frame.
+///
+/// Generic over the source so that one allocation holds both: a
+/// `Box<MaskingKeys<OsRandom>>` coerces to `Box<MaskingKeys>`.
+pub(crate) struct MaskingKeys<R: ?Sized = dyn RandomSource> {
+    keys: [u8; KEY_BATCH],
+    /// Bytes of `keys` already used.
+    used: usize,
+    source: R,
+}
+
+impl<R: RandomSource> MaskingKeys<R> {
+    /// Keys from `source`; the first batch is drawn on the first key.
+    pub(crate) fn new(source: R) -> Self {
+        MaskingKeys { keys: [0; KEY_BATCH], used: KEY_BATCH, source }
+    }
+}
+
+impl MaskingKeys {
+    /// The next masking key.
+    #[inline]
+    pub(crate) fn next_key(&mut self) -> [u8; 4] {
+        if self.used == KEY_BATCH {
+            self.source.fill(&mut self.keys);
+            self.used = 0;
+        }
+        let mut key = [0u8; 4];
+        key.copy_from_slice(&self.keys[self.used..self.used + 4]);
+        self.used += 4;
+        key
+    }
+
+    /// Random bytes straight from the source (the handshake key).
+    pub(crate) fn fill(&mut self, dest: &mut [u8]) {
+        self.source.fill(dest);
+    }
+}
+
 /// Any closure that fills a buffer is a source (handy for tests).
 impl<F: FnMut(&mut [u8]) + Send> RandomSource for F {
     fn fill(&mut self, dest: &mut [u8]) {
         self(dest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// §5.3: the keys are the source's bytes, in order, each used once,
+    /// across batch boundaries.
+    #[test]
+    fn keys_are_the_source_output_in_order() {
+        let mut counter = 0u8;
+        let source = move |dest: &mut [u8]| {
+            for b in dest {
+                *b = counter;
+                counter = counter.wrapping_add(1);
+            }
+        };
+        let mut keys: Box<MaskingKeys> = Box::new(MaskingKeys::new(source));
+        for i in 0..100u32 {
+            let k = (i * 4) as u8;
+            assert_eq!(keys.next_key(), [k, k.wrapping_add(1), k.wrapping_add(2), k.wrapping_add(3)]);
+        }
     }
 }

@@ -69,7 +69,7 @@ fn xor_words(buf: &mut [u8], k: u32) {
 
 /// Run-time choice of the vector unit. [pulp] detects the CPU's features
 /// once and calls [`Unmask::with_simd`] from a function compiled for them
-/// (AVX2 on x86-64 when present); the word loop inlined there is vectorized
+/// (AVX-512 or AVX2 on x86-64, when present); the word loop inlined there is vectorized
 /// at that width. The `unsafe` this needs lives in pulp; this crate stays
 /// `forbid(unsafe_code)`.
 #[cfg(feature = "simd-mask")]
@@ -93,6 +93,41 @@ mod vector {
     #[inline(never)]
     pub(super) fn apply(buf: &mut [u8], key: u32) {
         pulp::Arch::new().dispatch(Unmask { buf, key });
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::Unmask;
+
+        /// Each vector unit this CPU has (not only the widest, which
+        /// `apply` picks) unmasks as the RFC's byte loop does (§5.3).
+        #[test]
+        fn every_available_unit_matches_bytewise() {
+            let mut units = vec![("scalar", pulp::Arch::Scalar)];
+            #[cfg(target_arch = "x86_64")]
+            {
+                if let Some(v3) = pulp::x86::V3::try_new() {
+                    units.push(("avx2", pulp::Arch::V3(v3)));
+                }
+                if let Some(v4) = pulp::x86::V4::try_new() {
+                    units.push(("avx512", pulp::Arch::V4(v4)));
+                }
+            }
+            let key = [0x9a, 0x01, 0xfe, 0x42];
+            for (name, arch) in units {
+                for len in [128, 129, 191, 256, 1000, 4096 + 3] {
+                    for offset in 0..4 {
+                        let original: Vec<u8> = (0..len).map(|i| (i * 31 + 5) as u8).collect();
+                        let mut fast = original.clone();
+                        let mut slow = original.clone();
+                        let k = u32::from_le_bytes(key).rotate_right(offset as u32 * 8);
+                        arch.dispatch(Unmask { buf: &mut fast, key: k });
+                        super::super::apply_mask_bytewise(&mut slow, key, offset);
+                        assert_eq!(fast, slow, "{name}: len {len} offset {offset}");
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -22,7 +22,7 @@ struct Reader {
 impl Read for Reader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.reads += 1;
-        if self.block_every > 0 && self.reads % self.block_every == 0 {
+        if self.block_every > 0 && self.reads.is_multiple_of(self.block_every) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let n = buf.len().min(self.piece).min(self.data.len() - self.pos);

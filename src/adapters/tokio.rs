@@ -522,10 +522,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             Side::Read => Side::Write,
             Side::Write => Side::Read,
         };
-        if progressed || result.is_ready() {
-            if let Some(waker) = self.write_waiters[other as usize].take() {
-                waker.wake();
-            }
+        if (progressed || result.is_ready())
+            && let Some(waker) = self.write_waiters[other as usize].take()
+        {
+            waker.wake();
         }
         if result.is_pending() {
             self.write_waiters[side as usize] = Some(cx.waker().clone());

@@ -393,13 +393,20 @@ impl Connection {
     pub fn poll_event_with_sender(&mut self) -> Option<(Event<'_>, Sender<'_>)> {
         // The common case, a whole single-frame message at the front of the
         // receive buffer on an open connection, skips the general path
-        // (which would deliver the same event).
+        // (which would deliver the same event). It is small enough to be
+        // inlined into the caller's event loop; the general path is not.
         if self.plain_open() {
             let limit = self.config.max_frame_size.min(self.config.max_message_size);
             if let Some((kind, range)) = self.recv.next_whole(limit) {
                 return self.message_event(kind, range);
             }
         }
+        self.poll_general()
+    }
+
+    /// `poll_event_with_sender` past the fast path.
+    #[inline(never)]
+    fn poll_general(&mut self) -> Option<(Event<'_>, Sender<'_>)> {
         let raw = self.next_raw()?;
         self.view(raw)
     }

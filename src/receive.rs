@@ -396,7 +396,7 @@ impl Receiver {
         if masked != (self.role == Role::Server) {
             return None;
         }
-        let (len, mut head): (u64, usize) = match b1 & 0x7f {
+        let (len, head): (u64, usize) = match b1 & 0x7f {
             126 => (u64::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])), 4),
             127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?), 10),
             n => (u64::from(n), 2),
@@ -404,20 +404,14 @@ impl Receiver {
         if len > limit as u64 {
             return None;
         }
-        let key_at = head;
-        if masked {
-            head += 4;
-        }
+        let key_len = if masked { 4 } else { 0 };
         // `len` fits in usize: it is at most `limit`.
-        let end = head + len as usize;
-        if buf.len() < end {
-            return None;
+        let end = head + key_len + len as usize;
+        let (header, payload) = buf.get_mut(..end)?.split_at_mut(head + key_len);
+        if let Ok(key) = <[u8; 4]>::try_from(&header[head..]) {
+            apply_mask(payload, key, 0);
         }
-        if masked {
-            let key = [buf[key_at], buf[key_at + 1], buf[key_at + 2], buf[key_at + 3]];
-            apply_mask(&mut buf[head..end], key, 0);
-        }
-        let range = self.pos + head..self.pos + end;
+        let range = self.pos + head + key_len..self.pos + end;
         self.pos += end;
         Some((kind, range))
     }

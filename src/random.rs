@@ -11,6 +11,9 @@ use chacha20::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
 /// A source of random bytes for a connection.
+///
+/// A client asks for its masking keys 16 at a time (`fill` of 64 bytes,
+/// used 4 bytes per frame, in order) and for its handshake key (16 bytes).
 pub trait RandomSource: Send {
     /// Fills `dest` with random bytes.
     fn fill(&mut self, dest: &mut [u8]);

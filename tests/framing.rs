@@ -235,6 +235,34 @@ fn rfc6455_5_3_client_masks_every_frame_with_fresh_keys() {
     assert!(decode_all(server.pending_output()).iter().all(|f| f.mask.is_none()));
 }
 
+/// §5.3: the keys are the random source's bytes, used in order, a fresh one
+/// per frame (the client draws them 16 at a time), and payloads of every
+/// length, longer than the 4 KiB chunk the client masks at a time too,
+/// unmask to what was sent.
+#[test]
+fn rfc6455_5_3_masking_keys_are_the_source_output_in_order() {
+    let mut next = 0u8;
+    let counter = move |dest: &mut [u8]| {
+        for b in dest {
+            *b = next;
+            next = next.wrapping_add(1);
+        }
+    };
+    let mut client = wsmachine::Connection::established_with_random(Role::Client, Config::default(), counter);
+    let payloads: Vec<Vec<u8>> =
+        (0..40usize).map(|i| (0..i * 397 % 10_000).map(|j| (j * 7 + i) as u8).collect()).collect();
+    for p in &payloads {
+        client.send_binary(p).unwrap();
+    }
+    let frames = decode_all(client.pending_output());
+    assert_eq!(frames.len(), payloads.len());
+    for (i, (frame, payload)) in frames.iter().zip(&payloads).enumerate() {
+        let k = (i * 4) as u8;
+        assert_eq!(frame.mask, Some([k, k + 1, k + 2, k + 3]), "frame {i}");
+        assert_eq!(&frame.payload, payload, "frame {i}");
+    }
+}
+
 #[test]
 fn automatic_fragmentation_at_fragment_size() {
     let mut config = Config::default();

@@ -120,26 +120,3 @@ impl<F: FnMut(&mut [u8]) + Send> RandomSource for F {
         self(dest)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// §5.3: the keys are the source's bytes, in order, each used once,
-    /// across batch boundaries.
-    #[test]
-    fn keys_are_the_source_output_in_order() {
-        let mut counter = 0u8;
-        let source = move |dest: &mut [u8]| {
-            for b in dest {
-                *b = counter;
-                counter = counter.wrapping_add(1);
-            }
-        };
-        let mut keys: Box<MaskingKeys> = Box::new(MaskingKeys::new(source));
-        for i in 0..100u32 {
-            let k = (i * 4) as u8;
-            assert_eq!(keys.next_key(), [k, k.wrapping_add(1), k.wrapping_add(2), k.wrapping_add(3)]);
-        }
-    }
-}

@@ -401,12 +401,14 @@ impl Receiver {
             127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?), 10),
             n => (u64::from(n), 2),
         };
-        if len > limit as u64 {
+        // A length with its top bit set is an error (RFC 6455 §5.2) that
+        // the general path reports; with the limits at `usize::MAX`, the
+        // end of a huge frame must not overflow.
+        if len > limit as u64 || len >> 63 != 0 {
             return None;
         }
         let key_len = if masked { 4 } else { 0 };
-        // `len` fits in usize: it is at most `limit`.
-        let end = head + key_len + len as usize;
+        let end = (head + key_len).checked_add(usize::try_from(len).ok()?)?;
         let (header, payload) = buf.get_mut(..end)?.split_at_mut(head + key_len);
         if let Ok(key) = <[u8; 4]>::try_from(&header[head..]) {
             apply_mask(payload, key, 0);

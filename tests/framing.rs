@@ -59,6 +59,36 @@ fn rfc6455_5_2_length_msb_fails() {
     assert_fails(&evs, &out, ProtocolError::Frame(FrameError::LengthMsbSet));
 }
 
+/// §5.2 with the size limits off (`usize::MAX`): a length with its most
+/// significant bit set still fails with 1002, and the largest legal length
+/// (2^63 - 1) is a frame that never completes, not an overflow.
+#[test]
+fn rfc6455_5_2_huge_lengths_without_limits() {
+    // Both a server after its handshake and one made OPEN (whose first
+    // frame takes the fast path of `poll_event`).
+    let mut config = Config::default();
+    config.max_frame_size = usize::MAX;
+    config.max_message_size = usize::MAX;
+    for established in [false, true] {
+        let unlimited = || match established {
+            true => wsmachine::Connection::established(Role::Server, config.clone()).unwrap(),
+            false => open_server(config.clone()),
+        };
+        let mut bytes = vec![0x82, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        bytes.extend_from_slice(&KEY);
+        bytes.extend_from_slice(&[1; 32]);
+        let (evs, out) = feed(unlimited(), &bytes);
+        assert_fails(&evs, &out, ProtocolError::Frame(FrameError::LengthMsbSet));
+
+        let mut bytes = vec![0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        bytes.extend_from_slice(&KEY);
+        bytes.extend_from_slice(&[1; 32]);
+        let (evs, out) = feed(unlimited(), &bytes);
+        assert!(evs.is_empty(), "{evs:?}");
+        assert!(out.is_empty());
+    }
+}
+
 #[test]
 fn rfc6455_5_2_non_minimal_lengths_accepted() {
     let mut bytes = vec![0x81, 0x80 | 126, 0, 2];

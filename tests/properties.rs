@@ -297,3 +297,52 @@ proptest! {
         prop_assert_eq!(streamed.map_err(|e| e.valid_up_to as usize), std.map(|_| ()).map_err(|e| e.0));
     }
 }
+
+proptest! {
+    /// §5.2, with the size limits off (`usize::MAX`): frames of any header,
+    /// extreme 16- and 64-bit lengths included, followed by any bytes, give
+    /// events or a failure, never a panic or an overflow, in either role,
+    /// on a connection made OPEN (its first frame takes the fast path of
+    /// `poll_event`) or one after its handshake.
+    #[test]
+    fn any_length_without_limits(
+        b0 in prop_oneof![Just(0x81u8), Just(0x82), Just(0x02), Just(0x89), any::<u8>()],
+        proper_mask in prop_oneof![3 => Just(true), 1 => Just(false)],
+        len in prop_oneof![0u64..300, Just(u64::MAX), Just(u64::MAX - 13), Just(u64::MAX >> 1), (u64::MAX >> 1) - 20..=(u64::MAX >> 1), any::<u64>()],
+        form in 0u8..3,
+        rest in proptest::collection::vec(any::<u8>(), 0..64),
+        client in any::<bool>(),
+        established in any::<bool>(),
+    ) {
+        let mut config = Config::default();
+        config.max_frame_size = usize::MAX;
+        config.max_message_size = usize::MAX;
+        let role = if client { wsmachine::Role::Client } else { wsmachine::Role::Server };
+        let masked = proper_mask != client;
+        let mut conn = match (established, client) {
+            (true, _) => Connection::established(role, config).unwrap(),
+            (false, false) => open_server(config),
+            (false, true) => open_client(config),
+        };
+        let mask_bit = if masked { 0x80 } else { 0 };
+        let mut bytes = vec![b0];
+        match form {
+            0 => bytes.push(mask_bit | (len % 126) as u8),
+            1 => {
+                bytes.push(mask_bit | 126);
+                bytes.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => {
+                bytes.push(mask_bit | 127);
+                bytes.extend_from_slice(&len.to_be_bytes());
+            }
+        }
+        if masked {
+            bytes.extend_from_slice(&[1, 2, 3, 4]);
+        }
+        bytes.extend_from_slice(&rest);
+        conn.receive(&bytes);
+        let evs = events(&mut conn);
+        prop_assert!(evs.len() <= 2, "{:?}", evs);
+    }
+}

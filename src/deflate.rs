@@ -427,7 +427,7 @@ impl Inflater {
             if out.len() == out.capacity() {
                 // Grow geometrically, but never past one byte over the limit:
                 // a bomb costs at most `limit + 1` bytes of memory.
-                let target = (out.len() * 2).max(out.len() + 1024).min(limit + 1);
+                let target = (out.len() * 2).max(out.len() + 1024).min(limit.saturating_add(1));
                 out.reserve_exact(target - out.len());
             }
             let (before_in, before_out) = (self.inner.total_in(), out.len());

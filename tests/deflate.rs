@@ -57,6 +57,24 @@ fn rfc7692_7_1_negotiated_and_visible() {
     assert_eq!(params, None);
 }
 
+/// §6.2 with the size limits off (`max_message_size` and `max_frame_size`
+/// at `usize::MAX`): compressed messages inflate (the inflate buffer's growth
+/// capped at "limit + 1" must not overflow).
+#[test]
+fn rfc7692_6_2_inflates_with_limits_off() {
+    let mut config = with_deflate(DeflateConfig::default());
+    config.max_message_size = usize::MAX;
+    config.max_frame_size = usize::MAX;
+    let (mut c, mut s, _) = deflate_pair(config.clone(), config);
+    let text = "compressible text, ".repeat(500);
+    c.send_text(&text).unwrap();
+    transfer(&mut c, &mut s);
+    assert_eq!(events(&mut s), [Ev::Text(text.clone())]);
+    s.send_text(&text).unwrap();
+    transfer(&mut s, &mut c);
+    assert_eq!(events(&mut c), [Ev::Text(text)]);
+}
+
 /// §6.1: RSV1 on the first frame of a compressed message only; control
 /// frames are never compressed; messages arrive intact.
 #[test]

@@ -21,7 +21,7 @@ pub struct Config {
     ///
     /// A larger frame fails the connection with close code 1009. Does not
     /// apply in [`streaming`](Self::streaming) mode, where frames are not
-    /// buffered.
+    /// buffered. `usize::MAX` turns it off.
     pub max_frame_size: usize,
     /// The largest received message, summed over its fragments. Default: 64 MiB.
     ///
@@ -29,7 +29,8 @@ pub struct Config {
     /// its header announces the excess, before the payload is buffered. The
     /// fragments of an incomplete message are stored contiguously with no
     /// per-fragment overhead, so this bounds the memory held for it. Does not
-    /// apply in [`streaming`](Self::streaming) mode.
+    /// apply in [`streaming`](Self::streaming) mode. `usize::MAX` turns it
+    /// off (the memory held for a message is then what the peer sends).
     pub max_message_size: usize,
     /// The largest HTTP head (request or response line plus headers) of the
     /// opening handshake. Default: 16 KiB. A server answers a larger request

@@ -12,8 +12,18 @@
 //!   arrives, so messages of any size pass through in bounded memory.
 //!
 //! Text is checked as UTF-8 while it arrives, so a message fails at the first
-//! invalid byte even in the middle of a frame. A frame that arrives whole is
-//! checked once, when it is delivered.
+//! invalid byte even in the middle of a frame. Uncompressed text is checked once:
+//!
+//! - A single-frame message that arrives whole is checked when it is
+//!   delivered, in place.
+//! - Text that arrives in pieces (a fragmented message, or a frame that
+//!   spans reads) is checked piece by piece and gathered into a `String`
+//!   ([`Utf8Validator::feed_into`]), which is delivered as it is: a `&str` of
+//!   bytes gathered unchecked could only be made, without `unsafe`, by
+//!   checking them all again.
+//! - A compressed message is checked as it is inflated, to fail fast, and
+//!   once more when delivered; inflating costs many times more than either
+//!   check, and gathering checked text would hold the inflated bytes twice.
 //!
 //! This module only parses and checks what the peer sent; what to do with a
 //! Ping or a Close is the connection's business.
@@ -25,7 +35,7 @@ use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
 use crate::mask::apply_mask;
 use crate::message::MessageKind;
-use crate::utf8::Utf8Validator;
+use crate::utf8::{Utf8Error, Utf8Validator};
 
 #[cfg(feature = "deflate")]
 use crate::deflate::{InflateError, Inflater};
@@ -68,8 +78,11 @@ pub(crate) struct Limits {
 pub(crate) enum Payload {
     /// In the receive buffer (a single-frame message).
     Input(Range<usize>),
-    /// In the reassembly buffer (a fragmented message).
+    /// In the reassembly buffer (a fragmented or compressed message).
     Assembled,
+    /// In the text buffer, already checked as UTF-8 (an uncompressed text
+    /// message that arrived in pieces).
+    Text,
 }
 
 /// Something complete enough to report, with its payload's location.
@@ -88,16 +101,17 @@ pub(crate) enum Incoming {
 struct Frame {
     opcode: OpCode,
     fin: bool,
+    /// The masking key, rotated to the phase of the first unconsumed
+    /// payload byte.
     mask: Option<[u8; 4]>,
     /// Payload bytes not yet consumed from the buffer.
     remaining: u64,
     /// Payload bytes at the start of the buffer already unmasked and checked.
     ready: usize,
-    /// Payload bytes already consumed (for the masking key's phase).
-    consumed: u64,
     /// A single-frame message kept in the receive buffer until complete.
     in_place: bool,
-    /// Text payload to check as UTF-8 as it arrives (uncompressed text).
+    /// Uncompressed text: checked as UTF-8 as it arrives (unless it is a
+    /// single-frame message that arrives whole).
     text: bool,
     /// Part of a compressed message: the payload is inflated, not kept.
     compressed: bool,
@@ -128,9 +142,13 @@ pub(crate) struct Receiver {
     read_size: u32,
     /// The length of the room last offered.
     offered: u32,
-    /// The payload of a fragmented message, unmasked.
+    /// The payload of a fragmented binary message, unmasked, or of a
+    /// compressed message, inflated.
     pub(crate) assembled: Vec<u8>,
-    /// `assembled` was handed out and is cleared on the next call.
+    /// The text of an uncompressed text message that arrives in pieces,
+    /// checked.
+    pub(crate) text: String,
+    /// `assembled` or `text` was handed out and is cleared on the next call.
     assembled_taken: bool,
     frame: Option<Frame>,
     message: Option<Message>,
@@ -153,6 +171,7 @@ impl Receiver {
             read_size: MIN_READ as u32,
             offered: 0,
             assembled: Vec::new(),
+            text: String::new(),
             assembled_taken: false,
             frame: None,
             message: None,
@@ -235,6 +254,7 @@ impl Receiver {
     pub(crate) fn discard(&mut self) {
         self.buf = Vec::new();
         self.assembled = Vec::new();
+        self.text = String::new();
         self.pos = 0;
         self.end = 0;
         self.read_size = MIN_READ as u32;
@@ -250,15 +270,22 @@ impl Receiver {
             self.end = 0;
             self.read_size = MIN_READ as u32;
         }
-        if self.assembled.is_empty() || self.assembled_taken {
-            self.assembled = Vec::new();
+        if self.assembled_taken {
+            self.assembled.clear();
+            self.text.clear();
             self.assembled_taken = false;
+        }
+        if self.assembled.is_empty() {
+            self.assembled = Vec::new();
+        }
+        if self.text.is_empty() {
+            self.text = String::new();
         }
     }
 
     /// Heap bytes held by the buffers (not counting a decompressor).
     pub(crate) fn capacity(&self) -> usize {
-        self.buf.capacity() + self.assembled.capacity()
+        self.buf.capacity() + self.assembled.capacity() + self.text.capacity()
     }
 
     /// Parses as far as the buffered bytes allow and returns the next complete
@@ -266,6 +293,7 @@ impl Receiver {
     pub(crate) fn next(&mut self, limits: Limits) -> Result<Option<Incoming>, ProtocolError> {
         if self.assembled_taken {
             self.assembled.clear();
+            self.text.clear();
             self.assembled_taken = false;
         }
         loop {
@@ -280,7 +308,7 @@ impl Receiver {
                     }
                 },
             };
-            self.unmask_new_bytes(&mut frame)?;
+            self.unmask_new_bytes(&mut frame);
             let complete = frame.ready as u64 == frame.remaining;
             if frame.opcode.is_control() {
                 if !complete {
@@ -332,6 +360,9 @@ impl Receiver {
                     continue;
                 }
                 let range = self.take_ready(&mut frame);
+                if frame.text {
+                    self.utf8.feed(&self.buf[range.clone()]).map_err(invalid_utf8)?;
+                }
                 if !complete {
                     self.frame = Some(frame);
                 }
@@ -341,16 +372,26 @@ impl Receiver {
                 return Ok(Some(Incoming::Fragment { kind, payload: Payload::Input(range), fin }));
             }
             if frame.in_place {
-                if !complete {
+                if complete {
+                    let range = self.take_ready(&mut frame);
+                    self.end_message()?;
+                    return Ok(Some(Incoming::Message { kind, payload: Payload::Input(range) }));
+                }
+                if !frame.text {
                     self.frame = Some(frame);
                     return Ok(None);
                 }
-                let range = self.take_ready(&mut frame);
-                self.end_message()?;
-                return Ok(Some(Incoming::Message { kind, payload: Payload::Input(range) }));
+                // Text that spans reads is checked as it arrives (to fail
+                // fast, Autobahn 6.4.3), so it is gathered as checked text
+                // instead of checked again on delivery.
+                frame.in_place = false;
             }
             let range = self.take_ready(&mut frame);
-            self.assembled.extend_from_slice(&self.buf[range]);
+            if frame.text {
+                self.utf8.feed_into(&self.buf[range], &mut self.text).map_err(invalid_utf8)?;
+            } else {
+                self.assembled.extend_from_slice(&self.buf[range]);
+            }
             if !complete {
                 self.frame = Some(frame);
                 return Ok(None);
@@ -358,7 +399,8 @@ impl Receiver {
             if fin {
                 self.end_message()?;
                 self.assembled_taken = true;
-                return Ok(Some(Incoming::Message { kind, payload: Payload::Assembled }));
+                let payload = if frame.text { Payload::Text } else { Payload::Assembled };
+                return Ok(Some(Incoming::Message { kind, payload }));
             }
         }
     }
@@ -379,6 +421,7 @@ impl Receiver {
         }
         if self.assembled_taken {
             self.assembled.clear();
+            self.text.clear();
             self.assembled_taken = false;
         }
         let buf = &mut self.buf[self.pos..self.end];
@@ -439,7 +482,6 @@ impl Receiver {
             mask: h.mask,
             remaining: h.payload_len,
             ready: 0,
-            consumed: 0,
             in_place: false,
             text: false,
             compressed: false,
@@ -483,32 +525,17 @@ impl Receiver {
         Ok(frame)
     }
 
-    /// Unmasks and checks the frame's payload bytes that arrived since the last call.
-    fn unmask_new_bytes(&mut self, frame: &mut Frame) -> Result<(), ProtocolError> {
+    /// Unmasks the frame's payload bytes that arrived since the last call.
+    fn unmask_new_bytes(&mut self, frame: &mut Frame) {
         let available = ((self.end - self.pos) as u64).min(frame.remaining) as usize;
         if available <= frame.ready {
-            return Ok(());
+            return;
         }
         let new = &mut self.buf[self.pos + frame.ready..self.pos + available];
         if let Some(key) = frame.mask {
-            apply_mask(new, key, (frame.consumed as usize).wrapping_add(frame.ready));
-        }
-        // A single-frame text message is checked as a whole on delivery
-        // (a `&str` cannot be made otherwise without `unsafe`); while it is
-        // incomplete, what arrived is also checked at once, to fail fast
-        // (Autobahn 6.4). The bytes that complete it are left to the check
-        // on delivery, which comes next. Any other text is checked as it
-        // arrives.
-        let completes_in_place = frame.in_place && available as u64 == frame.remaining;
-        if frame.text && !completes_in_place {
-            self.utf8.feed(new).map_err(|e| ProtocolError::InvalidUtf8 { valid_up_to: e.valid_up_to })?;
-        } else if frame.text {
-            // A code point cut at the end of the last piece is completed by
-            // these bytes, unseen by the validator: delivery checks it.
-            self.utf8.reset();
+            apply_mask(new, key, frame.ready);
         }
         frame.ready = available;
-        Ok(())
     }
 
     /// Inflates a compressed message's payload bytes (`buf[range]`) into
@@ -545,9 +572,7 @@ impl Receiver {
             state.inflater = None;
         }
         if kind == MessageKind::Text {
-            self.utf8
-                .feed(&self.assembled[start..])
-                .map_err(|e| ProtocolError::InvalidUtf8 { valid_up_to: e.valid_up_to })?;
+            self.utf8.feed(&self.assembled[start..]).map_err(invalid_utf8)?;
         }
         Ok(())
     }
@@ -557,7 +582,9 @@ impl Receiver {
         let range = self.pos..self.pos + frame.ready;
         self.pos = range.end;
         frame.remaining -= frame.ready as u64;
-        frame.consumed += frame.ready as u64;
+        if let Some(key) = &mut frame.mask {
+            key.rotate_left(frame.ready % 4);
+        }
         frame.ready = 0;
         range
     }
@@ -565,8 +592,13 @@ impl Receiver {
     /// The final frame of a message is complete.
     fn end_message(&mut self) -> Result<(), ProtocolError> {
         if let Some(Message { kind: MessageKind::Text, .. }) = self.message.take() {
-            self.utf8.finish().map_err(|e| ProtocolError::InvalidUtf8 { valid_up_to: e.valid_up_to })?;
+            self.utf8.finish().map_err(invalid_utf8)?;
         }
         Ok(())
     }
+}
+
+/// A text message's invalid UTF-8, as the protocol error (1007).
+fn invalid_utf8(e: Utf8Error) -> ProtocolError {
+    ProtocolError::InvalidUtf8 { valid_up_to: e.valid_up_to }
 }

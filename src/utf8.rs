@@ -90,14 +90,42 @@ impl Utf8Validator {
     ///
     /// Returns an error as soon as a byte is found that no continuation could
     /// make valid. After an error the validator's state is unspecified: reset it.
-    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), Utf8Error> {
+    pub fn feed(&mut self, input: &[u8]) -> Result<(), Utf8Error> {
+        self.feed_with(input, |_| {})
+    }
+
+    /// [`feed`](Self::feed), appending the piece's text to `out` as it is
+    /// validated: everything up to a code point the piece cuts open, which
+    /// is appended once the next piece completes it. The text of a message
+    /// that arrives in pieces is so gathered into a `String` with one check,
+    /// where appending the bytes and making a `&str` of them at the end
+    /// would check them twice.
+    ///
+    /// ```
+    /// use wsmachine::utf8::Utf8Validator;
+    /// let (mut v, mut text) = (Utf8Validator::new(), String::new());
+    /// let bytes = "a€b".as_bytes();
+    /// v.feed_into(&bytes[..2], &mut text).unwrap();
+    /// assert_eq!(text, "a"); // the first byte of '€' waits for the rest
+    /// v.feed_into(&bytes[2..], &mut text).unwrap();
+    /// v.finish().unwrap();
+    /// assert_eq!(text, "a€b");
+    /// ```
+    pub fn feed_into(&mut self, input: &[u8], out: &mut String) -> Result<(), Utf8Error> {
+        self.feed_with(input, |text| out.push_str(text))
+    }
+
+    /// `feed`, handing each validated run of text to `valid`, in order.
+    #[inline]
+    fn feed_with(&mut self, mut input: &[u8], mut valid: impl FnMut(&str)) -> Result<(), Utf8Error> {
         if self.pending_len > 0 {
             let have = self.pending_len as usize;
             let need = sequence_len(self.pending[0]).saturating_sub(have);
             let take = need.min(input.len());
             self.pending[have..have + take].copy_from_slice(&input[..take]);
             match core::str::from_utf8(&self.pending[..have + take]) {
-                Ok(_) => {
+                Ok(text) => {
+                    valid(text);
                     self.validated += (have + take) as u64;
                     self.pending_len = 0;
                     input = &input[take..];
@@ -117,12 +145,17 @@ impl Utf8Validator {
         // accepts it, and only the few cut bytes go the slow way below, not
         // the whole piece.
         let cut = input.len() - cut_open_len(input);
-        if cut > 0 && cut < input.len() && from_utf8(&input[..cut]).is_ok() {
+        if cut > 0
+            && cut < input.len()
+            && let Ok(text) = from_utf8(&input[..cut])
+        {
+            valid(text);
             self.validated += cut as u64;
             input = &input[cut..];
         }
         match from_utf8(input) {
-            Ok(_) => {
+            Ok(text) => {
+                valid(text);
                 self.validated += input.len() as u64;
                 Ok(())
             }
@@ -131,7 +164,11 @@ impl Utf8Validator {
                 if e.error_len().is_some() {
                     return Err(Utf8Error { valid_up_to: self.validated + good as u64 });
                 }
-                let tail = &input[good..];
+                let (head, tail) = input.split_at(good);
+                // Valid by `valid_up_to`'s definition.
+                if let Ok(text) = core::str::from_utf8(head) {
+                    valid(text);
+                }
                 self.pending[..tail.len()].copy_from_slice(tail);
                 self.pending_len = tail.len() as u8;
                 self.validated += good as u64;
@@ -188,6 +225,23 @@ mod tests {
                     .and_then(|_| v.finish())
                     .map_err(|e| e.valid_up_to);
                 assert_eq!(got, expected, "{input:x?} split at {split_a},{split_b}");
+                // The same pieces through `feed_into`: the same verdict, and
+                // the gathered text is the input's valid start, in order.
+                let (mut v, mut text) = (Utf8Validator::new(), String::new());
+                let got = v
+                    .feed_into(&input[..split_a], &mut text)
+                    .and_then(|_| v.feed_into(&input[split_a..split_b], &mut text))
+                    .and_then(|_| v.feed_into(&input[split_b..], &mut text))
+                    .and_then(|_| v.finish())
+                    .map_err(|e| e.valid_up_to);
+                assert_eq!(got, expected, "feed_into: {input:x?} split at {split_a},{split_b}");
+                match got {
+                    Ok(()) => assert_eq!(text.as_bytes(), input),
+                    Err(valid) => {
+                        assert!(input.starts_with(text.as_bytes()), "{input:x?} gathered {text:?}");
+                        assert!(text.len() as u64 <= valid);
+                    }
+                }
             }
         }
     }

@@ -169,6 +169,35 @@ fn rfc6455_8_1_invalid_utf8_fails_fast_mid_frame() {
     assert_eq!(close_payload(&decode_all(&take_output(&mut server))[0]).0, 1007);
 }
 
+/// §5.6 / §8.1: a single text frame that arrives over several reads (and
+/// so is gathered as checked text, not delivered in place) gives the same
+/// event wherever the reads cut it, in a code point or in the masking
+/// key's phase; invalid text fails with the same offset wherever it is cut.
+#[test]
+fn rfc6455_8_1_text_frame_cut_anywhere() {
+    let text = "κόσμε 🙂 café ☕ 안녕".repeat(3);
+    let frame = client_frame(0x81, text.as_bytes());
+    let bad = [&text.as_bytes()[..8], b"\xed\xa0\x80 surrogate"].concat();
+    let bad_frame = client_frame(0x81, &bad);
+    for (cut_a, cut_b) in (0..frame.len()).flat_map(|a| [(a, a), (a, (a + 5).min(frame.len()))]) {
+        let mut server = open_server(Config::default());
+        let mut evs = Vec::new();
+        for piece in [&frame[..cut_a], &frame[cut_a..cut_b], &frame[cut_b..]] {
+            server.receive(piece);
+            evs.extend(events(&mut server));
+        }
+        assert_eq!(evs, [Ev::Text(text.clone())], "cut at {cut_a}, {cut_b}");
+    }
+    for cut in 0..bad_frame.len() {
+        let mut server = open_server(Config::default());
+        server.receive(&bad_frame[..cut]);
+        let mut evs = events(&mut server);
+        server.receive(&bad_frame[cut..]);
+        evs.extend(events(&mut server));
+        assert_eq!(evs, [failed(ProtocolError::InvalidUtf8 { valid_up_to: 8 })], "cut at {cut}");
+    }
+}
+
 #[test]
 fn rfc6455_8_1_invalid_utf8_in_whole_and_fragmented_messages() {
     let (evs, _) = feed_server(&client_frame(0x81, b"ab\xc0\xafcd"));

@@ -42,8 +42,10 @@ struct Compression {
 }
 
 /// A client copies a payload into its output buffer and masks it this many
-/// bytes at a time (a multiple of 4; see `write_frame_rsv`).
-const MASK_CHUNK: usize = 4096;
+/// bytes at a time (a multiple of 4; see `write_frame_rsv`): a third of a
+/// typical 48 KiB L1 data cache. 4 KiB chunks measured 10–15% slower at
+/// 16 KiB payloads (more calls), unchunked ones slower at 1 MiB.
+const MASK_CHUNK: usize = 16 << 10;
 
 /// Whether frames may be sent, and if not, why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -296,7 +296,7 @@ fn rfc6455_5_3_client_masks_every_frame_with_fresh_keys() {
 
 /// §5.3: the keys are the random source's bytes, used in order, a fresh one
 /// per frame (the client draws them 16 at a time), and payloads of every
-/// length, longer than the 4 KiB chunk the client masks at a time too,
+/// length, longer than the 16 KiB chunk the client masks at a time too,
 /// unmask to what was sent.
 #[test]
 fn rfc6455_5_3_masking_keys_are_the_source_output_in_order() {
@@ -309,7 +309,7 @@ fn rfc6455_5_3_masking_keys_are_the_source_output_in_order() {
     };
     let mut client = wsmachine::Connection::established_with_random(Role::Client, Config::default(), counter);
     let payloads: Vec<Vec<u8>> =
-        (0..40usize).map(|i| (0..i * 397 % 10_000).map(|j| (j * 7 + i) as u8).collect()).collect();
+        (0..40usize).map(|i| (0..i * 1597 % 40_000).map(|j| (j * 7 + i) as u8).collect()).collect();
     for p in &payloads {
         client.send_binary(p).unwrap();
     }

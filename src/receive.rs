@@ -106,7 +106,7 @@ struct Frame {
     mask: Option<[u8; 4]>,
     /// Payload bytes not yet consumed from the buffer.
     remaining: u64,
-    /// Payload bytes at the start of the buffer already unmasked and checked.
+    /// Payload bytes at the start of the buffer already unmasked.
     ready: usize,
     /// A single-frame message kept in the receive buffer until complete.
     in_place: bool,

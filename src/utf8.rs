@@ -99,7 +99,8 @@ impl Utf8Validator {
     /// is appended once the next piece completes it. The text of a message
     /// that arrives in pieces is so gathered into a `String` with one check,
     /// where appending the bytes and making a `&str` of them at the end
-    /// would check them twice.
+    /// would check them twice. After an error, what was appended is a valid
+    /// start of the input, at most [`Utf8Error::valid_up_to`] bytes of it.
     ///
     /// ```
     /// use wsmachine::utf8::Utf8Validator;

@@ -729,7 +729,11 @@ impl Connection {
     /// Server: accepts the pending request; the connection is OPEN and an
     /// [`Event::Open`] follows. The subprotocol must be one the client offered.
     pub fn accept(&mut self, accept: Accept) -> Result<(), DecisionError> {
-        let head = self.pending_request().ok_or(DecisionError::NoRequest)?;
+        // `pending_request`, borrowing only the fields it reads.
+        let head = match (&self.stage, &self.head) {
+            (Stage::AwaitingDecision, Some(head)) if self.life.closed.is_none() => Request::new(head),
+            _ => return Err(DecisionError::NoRequest),
+        };
         if accept.extension_response().is_some() {
             return Err(DecisionError::InvalidHeader("Sec-WebSocket-Extensions".into()));
         }
@@ -742,9 +746,8 @@ impl Connection {
             Some(a) => accept.extensions(a.response.clone()),
             None => accept,
         };
-        let mut response = Vec::new();
-        server::write_accept(&mut response, &head, &accept)?;
-        self.send.out.extend_from_slice(&response);
+        // Nothing is written unless every check passes.
+        server::write_accept(&mut self.send.out, &head, &accept)?;
         #[cfg(feature = "deflate")]
         if let Some(a) = deflate {
             self.enable_deflate(a.params);

@@ -160,6 +160,25 @@ fn response_limits_and_eof() {
     let (mut c, _) = basic();
     c.receive(b"NOT HTTP\r\n\r\n");
     assert!(matches!(handshake_error(&mut c), HandshakeError::Malformed(_)));
+
+    // Header fields past the 64 the parser keeps on the stack: counted
+    // against `max_headers` all the same.
+    let extra: String = (0..70).map(|i| format!("X-Extra-{i}: {i}\r\n")).collect();
+    for (max_headers, opens) in [(73, true), (72, false)] {
+        let mut config = Config::default();
+        config.max_headers = max_headers;
+        let req = ClientRequest::new("ws://example.com/chat").unwrap();
+        let mut c = Connection::client_with_random(req, config, seeded(1));
+        let request = String::from_utf8(take_output(&mut c)).unwrap();
+        let key = request.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap().to_owned();
+        // Upgrade, Connection, Sec-WebSocket-Accept and 70 more: 73 fields.
+        c.receive(response(&accept_key(key.as_bytes()), &extra).as_bytes());
+        if opens {
+            assert!(matches!(events(&mut c).as_slice(), [Ev::Open(None)]));
+        } else {
+            assert_eq!(handshake_error(&mut c), HandshakeError::TooManyHeaders { limit: 72 });
+        }
+    }
 }
 
 #[test]

@@ -215,6 +215,25 @@ fn head_size_and_header_count_limits_431() {
         &evs[0],
         Ev::Closed { error: Some(wsmachine::Error::Handshake(HandshakeError::TooManyHeaders { limit: 4 })), .. }
     ));
+
+    // More header fields than the parser keeps on the stack (64): allowed
+    // up to the limit, 431 past it.
+    let extra: String = (0..90).map(|i| format!("X-Extra-{i}: {i}\r\n")).collect();
+    let many = GOOD.replacen("Origin:", &format!("{extra}Origin:"), 1);
+    let mut config = Config::default();
+    config.max_headers = 100;
+    let mut server = Connection::server(config.clone());
+    server.receive(many.as_bytes());
+    assert_eq!(events(&mut server), [Ev::Request("/chat?room=1".into())]);
+    assert_eq!(server.pending_request().unwrap().headers().len(), 98);
+    assert_eq!(server.pending_request().unwrap().header("x-extra-89"), Some("89"));
+    config.max_headers = 97; // the request has 98
+    let (response, evs) = respond(&many, config);
+    assert!(response.starts_with("HTTP/1.1 431 "), "{response}");
+    assert!(matches!(
+        &evs[0],
+        Ev::Closed { error: Some(wsmachine::Error::Handshake(HandshakeError::TooManyHeaders { limit: 97 })), .. }
+    ));
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub mod server;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use core::mem::MaybeUninit;
 use core::ops::Range;
 use sha1::{Digest, Sha1};
 
@@ -39,10 +40,23 @@ pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// );
 /// ```
 pub fn accept_key(key: &[u8]) -> String {
+    BASE64.encode(accept_hash(key))
+}
+
+/// SHA-1(key + GUID), the hash that [`accept_key`] encodes.
+fn accept_hash(key: &[u8]) -> [u8; 20] {
     let mut sha = Sha1::new();
     sha.update(key);
     sha.update(GUID.as_bytes());
-    BASE64.encode(sha.finalize())
+    sha.finalize().into()
+}
+
+/// Appends [`accept_key`]`(key)` to `out`, encoded on the stack (no `String`).
+pub(crate) fn extend_accept_key(out: &mut Vec<u8>, key: &[u8]) {
+    // 20 bytes are 28 in base64, with one `=` of padding.
+    let mut encoded = [0u8; 28];
+    let n = BASE64.encode_slice(accept_hash(key), &mut encoded).unwrap_or(0);
+    out.extend_from_slice(&encoded[..n]);
 }
 
 /// Finds the end of an HTTP head (the empty line) as bytes arrive, looking
@@ -57,21 +71,40 @@ impl HeadScanner {
     /// Accepts CRLF and bare LF line endings, as httparse does.
     pub(crate) fn find_end(&mut self, buf: &[u8]) -> Option<usize> {
         // Resume two bytes back: a line end may straddle two reads.
-        let start = self.scanned.saturating_sub(2);
-        let found = buf[start..].iter().enumerate().find_map(|(i, &b)| {
-            let i = start + i;
-            if b != b'\n' {
-                return None;
-            }
-            match buf.get(i + 1..) {
-                Some([b'\n', ..]) => Some(i + 2),
-                Some([b'\r', b'\n', ..]) => Some(i + 3),
-                _ => None,
-            }
-        });
+        let mut from = self.scanned.saturating_sub(2).min(buf.len());
         self.scanned = buf.len();
-        found
+        while let Some(at) = find_newline(&buf[from..]) {
+            let i = from + at;
+            match buf.get(i + 1..) {
+                Some([b'\n', ..]) => return Some(i + 2),
+                Some([b'\r', b'\n', ..]) => return Some(i + 3),
+                _ => from = i + 1,
+            }
+        }
+        None
     }
+}
+
+/// The index of the first `\n` in `bytes`, eight bytes at a time: a word
+/// XORed with eight newlines has a zero byte where a newline was, and the
+/// lowest byte the zero-byte test flags is the first one (only a byte above a
+/// true zero can be flagged falsely).
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    const NEWLINES: u64 = u64::from_le_bytes([b'\n'; 8]);
+    let mut words = bytes.chunks_exact(8);
+    for (i, word) in (&mut words).enumerate() {
+        let mut le = [0u8; 8];
+        le.copy_from_slice(word);
+        let x = u64::from_le_bytes(le) ^ NEWLINES;
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(i * 8 + zero.trailing_zeros() as usize / 8);
+        }
+    }
+    let rest = words.remainder();
+    rest.iter().position(|&b| b == b'\n').map(|i| bytes.len() - rest.len() + i)
 }
 
 /// A parsed HTTP head, owned, with its parts as ranges into the raw bytes.
@@ -99,6 +132,25 @@ fn offset_of(base: &[u8], part: &[u8]) -> Range<usize> {
     }
 }
 
+/// Up to this many header fields (the default `max_headers`), httparse's
+/// slots for them are on the stack, left uninitialized until it fills them.
+const STACK_HEADERS: usize = 64;
+
+/// `max_headers` slots for httparse: part of `stack`, or `heap` when more
+/// are allowed than `stack` has.
+fn header_slots<'s, 'b>(
+    stack: &'s mut [MaybeUninit<httparse::Header<'b>>; STACK_HEADERS],
+    heap: &'s mut Vec<MaybeUninit<httparse::Header<'b>>>,
+    max_headers: usize,
+) -> &'s mut [MaybeUninit<httparse::Header<'b>>] {
+    if max_headers <= STACK_HEADERS {
+        &mut stack[..max_headers]
+    } else {
+        heap.resize(max_headers, MaybeUninit::uninit());
+        heap
+    }
+}
+
 fn parse_error(e: httparse::Error, max_headers: usize) -> HandshakeError {
     match e {
         httparse::Error::TooManyHeaders => HandshakeError::TooManyHeaders { limit: max_headers },
@@ -114,9 +166,11 @@ fn parse_error(e: httparse::Error, max_headers: usize) -> HandshakeError {
 impl Head {
     /// Parses a complete request head (`bytes` ends with the empty line).
     pub(crate) fn parse_request(bytes: &[u8], max_headers: usize) -> Result<Head, HandshakeError> {
-        let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(bytes) {
+        let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+        let mut heap = Vec::new();
+        let slots = header_slots(&mut stack, &mut heap, max_headers);
+        let mut req = httparse::Request::new(&mut []);
+        match req.parse_with_uninit_headers(bytes, slots) {
             Ok(httparse::Status::Complete(_)) => {}
             Ok(httparse::Status::Partial) => return Err(HandshakeError::Malformed("incomplete head")),
             Err(e) => return Err(parse_error(e, max_headers)),
@@ -140,9 +194,11 @@ impl Head {
 
     /// Parses a complete response head.
     pub(crate) fn parse_response(bytes: &[u8], max_headers: usize) -> Result<Head, HandshakeError> {
-        let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
-        let mut resp = httparse::Response::new(&mut headers);
-        match resp.parse(bytes) {
+        let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+        let mut heap = Vec::new();
+        let slots = header_slots(&mut stack, &mut heap, max_headers);
+        let mut resp = httparse::Response::new(&mut []);
+        match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut resp, bytes, slots) {
             Ok(httparse::Status::Complete(_)) => {}
             Ok(httparse::Status::Partial) => return Err(HandshakeError::Malformed("incomplete head")),
             Err(e) => return Err(parse_error(e, max_headers)),
@@ -210,19 +266,32 @@ impl<'a> Headers<'a> {
         self.head.headers.is_empty()
     }
 
+    /// The values of the fields named `name`. Names are compared as bytes:
+    /// a lookup makes no `&str` of the names it passes over.
+    fn named<'n>(self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n
+    where
+        'a: 'n,
+    {
+        let head = self.head;
+        head.headers
+            .iter()
+            .filter(move |(n, _)| head.bytes[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(move |(_, v)| &head.bytes[v.clone()])
+    }
+
     /// Every value of the header `name`, in order.
     pub fn get_all(self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.named(name)
     }
 
     /// The first value of the header `name`, if present and valid UTF-8.
     pub fn get(self, name: &str) -> Option<&'a str> {
-        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| core::str::from_utf8(v).ok())
+        self.named(name).next().and_then(|v| core::str::from_utf8(v).ok())
     }
 
     /// The number of fields named `name`.
     pub fn count(self, name: &str) -> usize {
-        self.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
+        self.named(name).count()
     }
 
     /// The comma-separated elements of every `name` field, trimmed, empty ones
@@ -355,6 +424,30 @@ mod tests {
         }
         let mut s = HeadScanner::default();
         assert_eq!(s.find_end(b"GET / HTTP/1.1\nHost: a\n\nX"), Some(24));
+    }
+
+    #[test]
+    fn find_newline_matches_a_byte_search() {
+        // Bytes next to `\n` in value or bit pattern, which a zero-byte test
+        // could mistake for it.
+        let fill = [0x0b, 0x8a, 0x09, 0x0e, 0xff, 0x00, 0x0a ^ 0x80, b'\r'];
+        for len in 0..40 {
+            for first in (0..len).map(Some).chain([None]) {
+                for (k, &f) in fill.iter().enumerate() {
+                    let mut bytes: Vec<u8> = (0..len).map(|i| fill[(i + k) % fill.len()].max(f)).collect();
+                    bytes.iter_mut().filter(|b| **b == b'\n').for_each(|b| *b = f.wrapping_add(1));
+                    if let Some(p) = first {
+                        bytes[p] = b'\n';
+                        // A second newline later does not change the answer.
+                        if p + 3 < len {
+                            bytes[p + 3] = b'\n';
+                        }
+                    }
+                    let expected = bytes.iter().position(|&b| b == b'\n');
+                    assert_eq!(find_newline(&bytes), expected, "{bytes:02x?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::{ExtensionOffer, Head, Headers, accept_key, check_extra_header, is_token, reason_phrase};
+use super::{ExtensionOffer, Head, Headers, check_extra_header, is_token, reason_phrase};
 use crate::error::{DecisionError, HandshakeError};
 
 /// A handshake request, borrowed from the connection that received it.
@@ -296,7 +296,7 @@ pub fn write_accept(out: &mut Vec<u8>, req: &Request<'_>, accept: &Accept) -> Re
     let key = req.key().unwrap_or("").trim();
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
     out.extend_from_slice(b"Sec-WebSocket-Accept: ");
-    out.extend_from_slice(accept_key(key.as_bytes()).as_bytes());
+    super::extend_accept_key(out, key.as_bytes());
     out.extend_from_slice(b"\r\n");
     if let Some(p) = &accept.protocol {
         out.extend_from_slice(b"Sec-WebSocket-Protocol: ");

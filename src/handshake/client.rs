@@ -11,10 +11,7 @@
 //! status is reported with the whole response (a redirect's `Location`, a
 //! 401's `WWW-Authenticate`).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-
-use super::{ExtensionOffer, Head, Headers, accept_key, check_extra_header, is_header_value, is_token};
+use super::{ExtensionOffer, Head, Headers, check_extra_header, is_header_value, is_token};
 use crate::error::{HandshakeError, RequestError};
 
 /// What a client asks for in its opening handshake.
@@ -185,28 +182,30 @@ impl ClientRequest {
 
     /// Appends the request head with `key` (16 random bytes) to `out`.
     pub fn write(&self, out: &mut Vec<u8>, key: &[u8; 16]) {
-        let line = |out: &mut Vec<u8>, name: &str, value: &str| {
+        let line = |out: &mut Vec<u8>, name: &str, value: &[u8]| {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");
         };
+        // The fixed lines take about 110 bytes: one allocation, not six.
+        out.reserve(128 + self.target.len() + self.host_header.len());
         out.extend_from_slice(b"GET ");
         out.extend_from_slice(self.target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
-        line(out, "Host", &self.host_header);
-        line(out, "Upgrade", "websocket");
-        line(out, "Connection", "Upgrade");
-        line(out, "Sec-WebSocket-Key", &BASE64.encode(key));
-        line(out, "Sec-WebSocket-Version", "13");
+        line(out, "Host", self.host_header.as_bytes());
+        line(out, "Upgrade", b"websocket");
+        line(out, "Connection", b"Upgrade");
+        line(out, "Sec-WebSocket-Key", &super::key_value(key));
+        line(out, "Sec-WebSocket-Version", b"13");
         if !self.protocols.is_empty() {
-            line(out, "Sec-WebSocket-Protocol", &self.protocols.join(", "));
+            line(out, "Sec-WebSocket-Protocol", self.protocols.join(", ").as_bytes());
         }
         if !self.extensions.is_empty() {
-            line(out, "Sec-WebSocket-Extensions", &self.extensions.join(", "));
+            line(out, "Sec-WebSocket-Extensions", self.extensions.join(", ").as_bytes());
         }
         for (name, value) in &self.headers {
-            line(out, name, value);
+            line(out, name, value.as_bytes());
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -266,10 +265,10 @@ pub fn check_response(
     if !h.has_token("connection", "upgrade") {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
-    let expected = accept_key(BASE64.encode(key).as_bytes());
+    let expected = super::accept_value(&super::key_value(key));
     let mut accepts = h.get_all("sec-websocket-accept");
     match (accepts.next(), accepts.next()) {
-        (Some(a), None) if a.trim_ascii() == expected.as_bytes() => {}
+        (Some(a), None) if a.trim_ascii() == expected => {}
         _ => return Err(HandshakeError::InvalidAccept),
     }
     for ext in h.tokens("sec-websocket-extensions").map(ExtensionOffer::new) {

@@ -51,12 +51,20 @@ fn accept_hash(key: &[u8]) -> [u8; 20] {
     sha.finalize().into()
 }
 
-/// Appends [`accept_key`]`(key)` to `out`, encoded on the stack (no `String`).
-pub(crate) fn extend_accept_key(out: &mut Vec<u8>, key: &[u8]) {
-    // 20 bytes are 28 in base64, with one `=` of padding.
+/// [`accept_key`]`(key)` on the stack: 20 bytes are 28 in base64.
+pub(crate) fn accept_value(key: &[u8]) -> [u8; 28] {
     let mut encoded = [0u8; 28];
-    let n = BASE64.encode_slice(accept_hash(key), &mut encoded).unwrap_or(0);
-    out.extend_from_slice(&encoded[..n]);
+    // Exactly the room the encoding takes: it cannot fail.
+    let _ = BASE64.encode_slice(accept_hash(key), &mut encoded);
+    encoded
+}
+
+/// A `Sec-WebSocket-Key` value on the stack: 16 bytes are 24 in base64.
+pub(crate) fn key_value(key: &[u8; 16]) -> [u8; 24] {
+    let mut encoded = [0u8; 24];
+    // Exactly the room the encoding takes: it cannot fail.
+    let _ = BASE64.encode_slice(key, &mut encoded);
+    encoded
 }
 
 /// Finds the end of an HTTP head (the empty line) as bytes arrive, looking
@@ -411,6 +419,16 @@ mod tests {
     #[test]
     fn rfc6455_1_3_accept_key_example() {
         assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn accept_and_key_values_on_the_stack() {
+        // RFC 6455 §1.3: the key is base64 of "the sample nonce".
+        assert_eq!(&key_value(b"the sample nonce"), b"dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(&accept_value(b"dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        for key in [&b""[..], b"x", b"0123456789abcdef0123456789"] {
+            assert_eq!(accept_value(key).as_slice(), accept_key(key).as_bytes());
+        }
     }
 
     #[test]

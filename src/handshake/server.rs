@@ -296,7 +296,7 @@ pub fn write_accept(out: &mut Vec<u8>, req: &Request<'_>, accept: &Accept) -> Re
     let key = req.key().unwrap_or("").trim();
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
     out.extend_from_slice(b"Sec-WebSocket-Accept: ");
-    super::extend_accept_key(out, key.as_bytes());
+    out.extend_from_slice(&super::accept_value(key.as_bytes()));
     out.extend_from_slice(b"\r\n");
     if let Some(p) = &accept.protocol {
         out.extend_from_slice(b"Sec-WebSocket-Protocol: ");

@@ -1,7 +1,8 @@
 //! No heap allocation per message once the buffers have grown to the
 //! traffic: receiving single-frame messages (RFC 6455 §5.4, unmasked in
 //! place, §5.3), answering Pings (§5.5.2), and sending messages of either
-//! kind in either role. A counting global allocator counts the allocations
+//! kind in either role; and a fixed few allocations per opening handshake
+//! (§4), each one named. A counting global allocator counts the allocations
 //! this thread makes inside `counted`.
 
 mod common;
@@ -219,4 +220,52 @@ fn the_counter_counts() {
         assert!(server.poll_event().is_none());
     });
     assert!(allocs >= 1);
+}
+
+/// The opening handshake of a server (RFC 6455 §4.2): a fixed, small number
+/// of allocations per connection, whatever the request's size.
+#[test]
+fn a_server_handshake_allocates_a_fixed_few_times() {
+    let request = "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+        Origin: https://example.com\r\nUser-Agent: test\r\nCookie: a=1\r\n\r\n";
+    let mut server = Connection::server(Config::default());
+    let steps = [
+        counted(|| server.receive(request.as_bytes())),
+        counted(|| assert!(matches!(server.poll_event(), Some(Event::Request(_))))),
+        counted(|| server.accept(wsmachine::Accept::new()).unwrap()),
+        counted(|| assert!(matches!(server.poll_event(), Some(Event::Open(_))))),
+    ];
+    assert!(server.pending_output().starts_with(b"HTTP/1.1 101 "));
+    // The receive buffer; the request's bytes, its list of fields and the
+    // box that holds them until the decision; the response.
+    assert_eq!(steps, [1, 3, 1, 0], "allocations of each step");
+}
+
+/// The opening handshake of a client (RFC 6455 §4.1), from the request to
+/// the checked response.
+#[test]
+fn a_client_handshake_allocates_a_fixed_few_times() {
+    let request = wsmachine::ClientRequest::new("ws://example.com/chat").unwrap();
+    let (mut client, steps_before) = {
+        let mut made = None;
+        let n = counted(|| made = Some(Connection::client_with_random(request, Config::default(), seeded(7))));
+        (made.unwrap(), n)
+    };
+    let written = String::from_utf8(take_output(&mut client)).unwrap();
+    let key = written.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap();
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        wsmachine::handshake::accept_key(key.as_bytes())
+    );
+    let steps = [
+        steps_before,
+        counted(|| client.receive(response.as_bytes())),
+        counted(|| assert!(matches!(client.poll_event(), Some(Event::Open(_))))),
+    ];
+    // The source of masking keys, the output (the request), the handshake
+    // state; the receive buffer; the response's bytes, its list of fields
+    // and the box that keeps them for `Event::Open`.
+    assert_eq!(steps, [3, 1, 3], "allocations of each step");
 }

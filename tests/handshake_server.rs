@@ -176,6 +176,12 @@ fn rfc6455_4_2_1_key_must_be_16_bytes_base64_400() {
     assert_refused(&without("Sec-WebSocket-Key"), 400, HandshakeError::InvalidKey);
     assert_refused(&replace("Sec-WebSocket-Key", "c2hvcnQ="), 400, HandshakeError::InvalidKey);
     assert_refused(&replace("Sec-WebSocket-Key", "!!!!!!!!!!!!!!!!!!!!!!=="), 400, HandshakeError::InvalidKey);
+    // 24 characters that are 18 and 17 bytes, not 16.
+    assert_refused(&replace("Sec-WebSocket-Key", "QUFBQUFBQUFBQUFBQUFBQUFB"), 400, HandshakeError::InvalidKey);
+    assert_refused(&replace("Sec-WebSocket-Key", "QUFBQUFBQUFBQUFBQUFBQUE="), 400, HandshakeError::InvalidKey);
+    // 16 bytes: accepted.
+    let (_, evs) = respond(&replace("Sec-WebSocket-Key", "QUFBQUFBQUFBQUFBQUFBQQ=="), Config::default());
+    assert!(matches!(evs[0], Ev::Request(_)), "{evs:?}");
 }
 
 #[test]

@@ -171,7 +171,9 @@ pub fn check_request(req: &Request<'_>) -> Result<(), HandshakeError> {
 /// A key is the base64 encoding of 16 bytes (RFC 6455 §4.1, item 7).
 fn is_valid_key(key: &[u8]) -> bool {
     let key = key.trim_ascii();
-    key.len() == 24 && BASE64.decode(key).is_ok_and(|k| k.len() == 16)
+    // Decoded on the stack: 24 characters are at most 18 bytes.
+    let mut decoded = [0u8; 18];
+    key.len() == 24 && BASE64.decode_slice(key, &mut decoded).is_ok_and(|n| n == 16)
 }
 
 /// The application's acceptance of a request.
@@ -294,6 +296,8 @@ pub fn write_accept(out: &mut Vec<u8>, req: &Request<'_>, accept: &Accept) -> Re
         return Err(DecisionError::InvalidHeader("Sec-WebSocket-Extensions".into()));
     }
     let key = req.key().unwrap_or("").trim();
+    // The fixed part is 129 bytes: one allocation for the usual response.
+    out.reserve(160);
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
     out.extend_from_slice(b"Sec-WebSocket-Accept: ");
     out.extend_from_slice(&super::accept_value(key.as_bytes()));

@@ -177,6 +177,15 @@ pub struct Connection {
     deflate: Option<crate::deflate::DeflateParams>,
 }
 
+/// The request a server waits to accept or reject: received, no decision
+/// yet, and the connection not closed meanwhile.
+fn awaiting_decision<'a>(stage: &Stage, head: Option<&'a Head>, life: &Lifecycle) -> Option<Request<'a>> {
+    match stage {
+        Stage::AwaitingDecision if life.closed.is_none() => head.map(Request::new),
+        _ => None,
+    }
+}
+
 impl Connection {
     fn new(role: Role, config: Config, stage: Stage, masker: Option<Box<MaskingKeys>>) -> Self {
         Connection {
@@ -720,20 +729,15 @@ impl Connection {
 
     /// The request waiting for [`accept`](Self::accept) or [`reject`](Self::reject).
     pub fn pending_request(&self) -> Option<Request<'_>> {
-        match self.stage {
-            Stage::AwaitingDecision if self.life.closed.is_none() => self.head.as_deref().map(Request::new),
-            _ => None,
-        }
+        awaiting_decision(&self.stage, self.head.as_deref(), &self.life)
     }
 
     /// Server: accepts the pending request; the connection is OPEN and an
     /// [`Event::Open`] follows. The subprotocol must be one the client offered.
     pub fn accept(&mut self, accept: Accept) -> Result<(), DecisionError> {
-        // `pending_request`, borrowing only the fields it reads.
-        let head = match (&self.stage, &self.head) {
-            (Stage::AwaitingDecision, Some(head)) if self.life.closed.is_none() => Request::new(head),
-            _ => return Err(DecisionError::NoRequest),
-        };
+        // As `pending_request`, borrowing only the fields it reads: the
+        // response is written into `self.send` while the request is borrowed.
+        let head = awaiting_decision(&self.stage, self.head.as_deref(), &self.life).ok_or(DecisionError::NoRequest)?;
         if accept.extension_response().is_some() {
             return Err(DecisionError::InvalidHeader("Sec-WebSocket-Extensions".into()));
         }

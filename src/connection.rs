@@ -784,26 +784,31 @@ impl Connection {
     // ----- sending -----
 
     /// The sending half; every one of its methods is also on `Connection`.
+    #[inline]
     pub fn sender(&mut self) -> Sender<'_> {
         Sender { side: &mut self.send }
     }
 
     /// Sends a text message. See [`Sender::send_text`].
+    #[inline]
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.sender().send_text(text)
     }
 
     /// Sends a binary message. See [`Sender::send_binary`].
+    #[inline]
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.sender().send_binary(data)
     }
 
     /// Sends a message of either kind. See [`Sender::send`].
+    #[inline]
     pub fn send(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
         self.sender().send(kind, payload)
     }
 
     /// Sends a message straight to a transport. See [`Sender::send_to`].
+    #[inline]
     pub fn send_to<W: std::io::Write + ?Sized>(
         &mut self,
         kind: MessageKind,
@@ -814,6 +819,7 @@ impl Connection {
     }
 
     /// Sends text straight to a transport. See [`Sender::send_text_to`].
+    #[inline]
     pub fn send_text_to<W: std::io::Write + ?Sized>(
         &mut self,
         text: &str,
@@ -861,12 +867,14 @@ impl Connection {
 
     /// Bytes to write to the transport, in order. Write as much as the
     /// transport takes, then call [`advance_output`](Self::advance_output).
+    #[inline]
     pub fn pending_output(&self) -> &[u8] {
         self.send.pending()
     }
 
     /// Marks the first `n` bytes of [`pending_output`](Self::pending_output)
     /// as written.
+    #[inline]
     pub fn advance_output(&mut self, n: usize) {
         self.send.advance(n);
     }
@@ -882,6 +890,7 @@ impl Connection {
     }
 
     /// The number of bytes waiting to be written: the figure for backpressure.
+    #[inline]
     pub fn buffered_amount(&self) -> usize {
         self.send.pending().len()
     }

@@ -148,10 +148,12 @@ impl SendSide {
         }
     }
 
+    #[inline]
     pub(crate) fn pending(&self) -> &[u8] {
         &self.out[self.taken..]
     }
 
+    #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
         self.taken = (self.taken + n).min(self.out.len());
         if self.taken == self.out.len() {
@@ -177,6 +179,7 @@ impl SendSide {
         }
     }
 
+    #[inline]
     fn check_open(&self) -> Result<(), SendError> {
         match self.status {
             SendStatus::Open => Ok(()),
@@ -393,12 +396,14 @@ pub struct Sender<'a> {
 
 impl Sender<'_> {
     /// Sends a text message.
+    #[inline]
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         // A `&str` is UTF-8 already: no check needed.
         self.send_checked(MessageKind::Text, text.as_bytes(), true)
     }
 
     /// Sends a binary message.
+    #[inline]
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.send(MessageKind::Binary, data)
     }
@@ -407,6 +412,7 @@ impl Sender<'_> {
     /// permessage-deflate, a message of at least
     /// [`DeflateConfig::threshold`](crate::deflate::DeflateConfig::threshold)
     /// bytes is compressed.
+    #[inline]
     pub fn send(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
         self.send_message(kind, payload, true)
     }
@@ -418,6 +424,7 @@ impl Sender<'_> {
         self.send_message(kind, payload, false)
     }
 
+    #[inline]
     fn send_message(&mut self, kind: MessageKind, payload: &[u8], compress: bool) -> Result<(), SendError> {
         if kind == MessageKind::Text && crate::utf8::from_utf8(payload).is_err() {
             return Err(SendError::InvalidUtf8);
@@ -426,6 +433,7 @@ impl Sender<'_> {
     }
 
     /// Sends a message whose text, if it is text, is known to be UTF-8.
+    #[inline]
     fn send_checked(&mut self, kind: MessageKind, payload: &[u8], compress: bool) -> Result<(), SendError> {
         self.side.check_open()?;
         if self.side.stream.is_some() {

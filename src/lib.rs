@@ -101,6 +101,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+mod output;
 pub mod random;
 mod receive;
 mod send;

@@ -33,7 +33,7 @@ use core::ops::Range;
 use crate::Role;
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
-use crate::mask::apply_mask;
+use crate::mask::{apply_mask, mask_into};
 use crate::message::MessageKind;
 use crate::utf8::{Utf8Error, Utf8Validator};
 
@@ -214,9 +214,27 @@ impl Receiver {
     }
 
     /// Appends received bytes.
+    ///
+    /// The payload of a masked frame in progress (one that spans reads, as
+    /// every frame longer than a read does) is unmasked as it is copied in,
+    /// in one pass ([`mask_into`]), instead of copied and unmasked again when
+    /// parsed; that needs every byte of it already in the buffer to be
+    /// unmasked (`ready`), as it is after each poll. Everything else is
+    /// copied as it is and unmasked when parsed.
     pub(crate) fn push(&mut self, data: &[u8]) {
         self.make_room(data.len());
-        self.buf[self.end..self.end + data.len()].copy_from_slice(data);
+        let at = self.end;
+        let mut fused = 0;
+        if let Some(frame) = self.frame.as_mut()
+            && let Some(key) = frame.mask
+            && frame.ready == at - self.pos
+        {
+            // `remaining` counts the ready bytes too, so it is at least `ready`.
+            fused = (frame.remaining - frame.ready as u64).min(data.len() as u64) as usize;
+            mask_into(&mut self.buf[at..at + fused], &data[..fused], key, frame.ready);
+            frame.ready += fused;
+        }
+        self.buf[at + fused..at + data.len()].copy_from_slice(&data[fused..]);
         self.end += data.len();
     }
 

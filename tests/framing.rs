@@ -198,6 +198,47 @@ fn rfc6455_8_1_text_frame_cut_anywhere() {
     }
 }
 
+/// RFC 6455 §5.3: a masked frame that spans reads is unmasked as the later
+/// reads are copied in (the bytes already buffered were unmasked when
+/// polled). Cut anywhere, polled between the pieces or not, the middle piece
+/// copied in by `receive` or read into `receive_buffer` (raw: the copy of the
+/// piece after it cannot unmask ahead, and the parse does), the payload
+/// comes out the same;
+/// so do the frames behind it, and a key phase past every offset 0-3.
+#[test]
+fn rfc6455_5_3_masked_frame_across_reads_polled_or_not() {
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let wire =
+        [client_frame(0x82, &payload), client_frame(0x82, b"next"), client_frame(0x81, "κόσμε".as_bytes())].concat();
+    let expected = [Ev::Binary(payload.clone()), Ev::Binary(b"next".to_vec()), Ev::Text("κόσμε".into())];
+    for cut_a in (0..wire.len()).step_by(37).chain([1, 2, 5, 6, 7, 8, 9, 10, 3001, 3002, 3003]) {
+        for (gap, poll_between, read_into_buffer) in
+            [(1, true, false), (2, false, false), (3, true, true), (700, false, true), (2999, true, false)]
+        {
+            let cut_b = (cut_a + gap).min(wire.len());
+            let mut server = open_server(Config::default());
+            let mut evs = Vec::new();
+            server.receive(&wire[..cut_a]);
+            evs.extend(events(&mut server));
+            // The middle piece as a transport reads it into the receive
+            // buffer: copied raw, with nothing unmasked before the next poll.
+            if read_into_buffer {
+                let piece = &wire[cut_a..cut_b];
+                server.receive_buffer()[..piece.len()].copy_from_slice(piece);
+                server.received(piece.len());
+            } else {
+                server.receive(&wire[cut_a..cut_b]);
+            }
+            if poll_between {
+                evs.extend(events(&mut server));
+            }
+            server.receive(&wire[cut_b..]);
+            evs.extend(events(&mut server));
+            assert_eq!(evs, expected, "cut at {cut_a}, {cut_b}, polled between: {poll_between}");
+        }
+    }
+}
+
 #[test]
 fn rfc6455_8_1_invalid_utf8_in_whole_and_fragmented_messages() {
     let (evs, _) = feed_server(&client_frame(0x81, b"ab\xc0\xafcd"));

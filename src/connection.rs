@@ -260,6 +260,7 @@ impl Connection {
     fn established_inner(role: Role, config: Config, masker: Option<Box<MaskingKeys>>) -> Self {
         let mut conn = Connection::new(role, config, Stage::Done, masker);
         conn.send.status = SendStatus::Open;
+        conn.recv.start_frames();
         conn
     }
 
@@ -526,6 +527,7 @@ impl Connection {
                     self.enable_deflate(params);
                 }
                 self.stage = Stage::Done;
+                self.recv.start_frames();
                 self.send.status = SendStatus::Open;
                 self.drop_head = true;
                 Some(Raw::Open)
@@ -758,6 +760,7 @@ impl Connection {
         }
         self.protocol = accept.selected_protocol().map(str::to_owned);
         self.stage = Stage::Done;
+        self.recv.start_frames();
         self.send.status = SendStatus::Open;
         self.open_pending = true;
         Ok(())

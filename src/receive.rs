@@ -11,6 +11,13 @@
 //! - In streaming mode every piece of payload is handed out as soon as it
 //!   arrives, so messages of any size pass through in bounded memory.
 //!
+//! A server unmasks a large frame's payload as [`Receiver::push`] copies it in,
+//! in one pass, instead of copying it and unmasking it again when it is
+//! parsed: the copy reads ahead through the headers of frames of at least
+//! [`UNMASK_AHEAD_MIN`] bytes in the new input, and a watermark (`pre`) tells
+//! the parser which bytes are unmasked already. Smaller frames are copied as
+//! they are (one `memcpy` of the whole read) and unmasked when parsed.
+//!
 //! Text is checked as UTF-8 while it arrives, so a message fails at the first
 //! invalid byte even in the middle of a frame. Uncompressed text is checked once:
 //!
@@ -56,6 +63,13 @@ pub(crate) struct InflateState {
 
 /// The RSV1 bit as in [`FrameHeader::rsv`]: a compressed message (RFC 7692 §6).
 const RSV1: u8 = 0b100;
+
+/// The least payload for which [`Receiver::push`] reads a frame's header in
+/// the new input to unmask the payload while copying it. Below it, reading
+/// the header twice (once here, once when parsing) costs about what the
+/// separate unmasking pass would, so the whole read is copied at once
+/// instead.
+pub(crate) const UNMASK_AHEAD_MIN: u64 = 512;
 
 /// The least room [`Receiver::spare`] offers for a read: where an adaptive
 /// read size starts, and what it never goes below.
@@ -142,6 +156,13 @@ pub(crate) struct Receiver {
     read_size: u32,
     /// The length of the room last offered.
     offered: u32,
+    /// Unmask masked payloads while copying input in ([`push`](Self::push)):
+    /// a server, once frames are being read (never over a handshake head).
+    unmask_ahead: bool,
+    /// Everything in `buf[pos..pre]` is unmasked already (payloads) or
+    /// never masked (headers); bytes from the larger of `pre` and `pos` on
+    /// are as received.
+    pre: usize,
     /// The payload of a fragmented binary message, unmasked, or of a
     /// compressed message, inflated.
     pub(crate) assembled: Vec<u8>,
@@ -170,6 +191,8 @@ impl Receiver {
             end: 0,
             read_size: MIN_READ as u32,
             offered: 0,
+            unmask_ahead: false,
+            pre: 0,
             assembled: Vec::new(),
             text: String::new(),
             assembled_taken: false,
@@ -196,6 +219,12 @@ impl Receiver {
         });
     }
 
+    /// Frames are read from now on: a server unmasks input ahead of the
+    /// parser from here (see [`push`](Self::push)).
+    pub(crate) fn start_frames(&mut self) {
+        self.unmask_ahead = self.role == Role::Server;
+    }
+
     /// Makes room for `n` more bytes after the data: drops consumed bytes
     /// (moving the unconsumed rest to the front when that is most of the
     /// buffer, or when the room is short), then grows the buffer if needed.
@@ -203,9 +232,11 @@ impl Receiver {
         if self.pos == self.end {
             self.pos = 0;
             self.end = 0;
+            self.pre = 0;
         } else if self.pos > 0 && (self.pos >= self.end / 2 || self.buf.capacity() - self.end < n) {
             self.buf.copy_within(self.pos..self.end, 0);
             self.end -= self.pos;
+            self.pre = self.pre.saturating_sub(self.pos);
             self.pos = 0;
         }
         if self.buf.len() - self.end < n {
@@ -215,27 +246,66 @@ impl Receiver {
 
     /// Appends received bytes.
     ///
-    /// The payload of a masked frame in progress (one that spans reads, as
-    /// every frame longer than a read does) is unmasked as it is copied in,
-    /// in one pass ([`mask_into`]), instead of copied and unmasked again when
-    /// parsed; that needs every byte of it already in the buffer to be
-    /// unmasked (`ready`), as it is after each poll. Everything else is
-    /// copied as it is and unmasked when parsed.
+    /// For a server, masked payloads are unmasked as they are copied in, in
+    /// one pass ([`mask_into`]), where the parser would otherwise unmask them
+    /// again later: the rest of a frame in progress (one that spans reads,
+    /// as every frame longer than a read does), then each frame of at least
+    /// [`UNMASK_AHEAD_MIN`] payload bytes whose header is in `data`, until a
+    /// smaller frame, a header cut by the end of `data`, or anything that is
+    /// not a masked frame header. That needs every buffered byte to be
+    /// unmasked already (`pre` at the end), as it is after each poll; the
+    /// rest of `data` is copied as it is and unmasked when parsed.
     pub(crate) fn push(&mut self, data: &[u8]) {
         self.make_room(data.len());
         let at = self.end;
-        let mut fused = 0;
-        if let Some(frame) = self.frame.as_mut()
-            && let Some(key) = frame.mask
-            && frame.ready == at - self.pos
-        {
-            // `remaining` counts the ready bytes too, so it is at least `ready`.
-            fused = (frame.remaining - frame.ready as u64).min(data.len() as u64) as usize;
-            mask_into(&mut self.buf[at..at + fused], &data[..fused], key, frame.ready);
-            frame.ready += fused;
-        }
-        self.buf[at + fused..at + data.len()].copy_from_slice(&data[fused..]);
+        let caught_up = self.pre.max(self.pos) == at;
+        let placed = if self.unmask_ahead && caught_up { self.push_unmasking(data) } else { 0 };
+        self.buf[at + placed..at + data.len()].copy_from_slice(&data[placed..]);
         self.end += data.len();
+    }
+
+    /// The unmasking part of [`push`](Self::push): copies a leading part of
+    /// `data` to the end of the buffer (which has room), unmasked, and
+    /// returns its length; `pre` moves to its end.
+    fn push_unmasking(&mut self, data: &[u8]) -> usize {
+        let at = self.end;
+        let mut placed = 0;
+        match self.frame.as_mut() {
+            None if self.pos == at => {}
+            Some(frame) if frame.ready == at - self.pos => {
+                let Some(key) = frame.mask else { return 0 };
+                // `remaining` counts the ready bytes too: at least `ready`.
+                let n = (frame.remaining - frame.ready as u64).min(data.len() as u64) as usize;
+                mask_into(&mut self.buf[at..at + n], &data[..n], key, frame.ready);
+                frame.ready += n;
+                placed = n;
+                if (frame.ready as u64) < frame.remaining {
+                    self.pre = at + placed;
+                    return placed;
+                }
+            }
+            // A header cut by the end of the last input, or bytes not yet
+            // parsed: the parser unmasks from `pre` on.
+            _ => return 0,
+        }
+        // At a frame boundary in `data`.
+        while let Ok(Some((header, head_len))) = FrameHeader::decode(&data[placed..]) {
+            let Some(key) = header.mask else { break };
+            if header.payload_len < UNMASK_AHEAD_MIN {
+                break;
+            }
+            let rest = data.len() - placed - head_len;
+            let n = header.payload_len.min(rest as u64) as usize;
+            let (dst, src) = (&mut self.buf[at + placed..], &data[placed..]);
+            dst[..head_len].copy_from_slice(&src[..head_len]);
+            mask_into(&mut dst[head_len..head_len + n], &src[head_len..head_len + n], key, 0);
+            placed += head_len + n;
+            if (n as u64) < header.payload_len {
+                break;
+            }
+        }
+        self.pre = at + placed;
+        placed
     }
 
     /// Room for the transport to read the next bytes into, at least
@@ -275,6 +345,7 @@ impl Receiver {
         self.text = String::new();
         self.pos = 0;
         self.end = 0;
+        self.pre = 0;
         self.read_size = MIN_READ as u32;
         self.frame = None;
         self.message = None;
@@ -286,6 +357,7 @@ impl Receiver {
             self.buf = Vec::new();
             self.pos = 0;
             self.end = 0;
+            self.pre = 0;
             self.read_size = MIN_READ as u32;
         }
         if self.assembled_taken {
@@ -471,10 +543,18 @@ impl Receiver {
         let key_len = if masked { 4 } else { 0 };
         let end = (head + key_len).checked_add(usize::try_from(len).ok()?)?;
         let (header, payload) = buf.get_mut(..end)?.split_at_mut(head + key_len);
-        if let Ok(key) = <[u8; 4]>::try_from(&header[head..]) {
-            apply_mask(payload, key, 0);
-        }
         let range = self.pos + head + key_len..self.pos + end;
+        if let Ok(key) = <[u8; 4]>::try_from(&header[head..]) {
+            if self.pre <= range.start {
+                apply_mask(payload, key, 0);
+            } else {
+                // The bytes before `pre` were unmasked as they were copied in.
+                let done = (self.pre - range.start).min(payload.len());
+                apply_mask(&mut payload[done..], key, done);
+            }
+        }
+        // `pre` is not moved up to `pos`: bytes before `pos` are consumed,
+        // and `push` compares against the larger of the two.
         self.pos += end;
         Some((kind, range))
     }
@@ -549,11 +629,14 @@ impl Receiver {
         if available <= frame.ready {
             return;
         }
-        let new = &mut self.buf[self.pos + frame.ready..self.pos + available];
+        let (start, end) = (self.pos + frame.ready, self.pos + available);
         if let Some(key) = frame.mask {
-            apply_mask(new, key, frame.ready);
+            // The bytes before `pre` were unmasked as they were copied in.
+            let from = self.pre.clamp(start, end);
+            apply_mask(&mut self.buf[from..end], key, from - self.pos);
         }
         frame.ready = available;
+        self.pre = self.pre.max(end);
     }
 
     /// Inflates a compressed message's payload bytes (`buf[range]`) into
@@ -619,4 +702,51 @@ impl Receiver {
 /// A text message's invalid UTF-8, as the protocol error (1007).
 fn invalid_utf8(e: Utf8Error) -> ProtocolError {
     ProtocolError::InvalidUtf8 { valid_up_to: e.valid_up_to }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server unmasks large frames (RFC 6455 §5.3) while copying them in:
+    /// fed a stream of 5000-byte frames in 1500-byte pieces and polled after
+    /// each, every buffered byte is unmasked by the end of each push (the
+    /// parser has no second pass to make), and the payloads come out right.
+    /// The first piece is read into the room as a transport does (raw, left
+    /// to the parser); once parsed, the pushes after it unmask ahead again.
+    #[test]
+    fn large_masked_frames_are_unmasked_while_copied() {
+        let key = [0x11, 0x22, 0x33, 0x44];
+        let payload: Vec<u8> = (0..5000u32).map(|i| (i * 3 + i / 256) as u8).collect();
+        let mut frame = vec![0x82, 0xfe, (5000 >> 8) as u8, 5000u16 as u8];
+        frame.extend_from_slice(&key);
+        let mut masked = payload.clone();
+        apply_mask(&mut masked, key, 0);
+        frame.extend_from_slice(&masked);
+        let wire = [&frame[..], &frame[..]].concat();
+
+        let mut receiver = Receiver::new(Role::Server);
+        receiver.start_frames();
+        let limits = Limits { max_frame: usize::MAX, max_message: usize::MAX, streaming: false };
+        let mut messages = Vec::new();
+        for (i, piece) in wire.chunks(1500).enumerate() {
+            if i == 0 {
+                receiver.spare()[..piece.len()].copy_from_slice(piece);
+                receiver.commit(piece.len());
+            } else {
+                receiver.push(piece);
+                let unmasked_to = receiver.pre.max(receiver.pos);
+                assert_eq!(unmasked_to, receiver.end, "all buffered bytes unmasked after push {i}");
+            }
+            while let Some(incoming) = receiver.next(limits).expect("valid frames") {
+                match incoming {
+                    Incoming::Message { payload: Payload::Input(range), .. } => {
+                        messages.push(receiver.buf[range].to_vec())
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        assert_eq!(messages, [payload.clone(), payload]);
+    }
 }

@@ -200,7 +200,7 @@ fn rfc6455_8_1_text_frame_cut_anywhere() {
 
 /// RFC 6455 §5.3: a masked frame that spans reads is unmasked as the later
 /// reads are copied in (the bytes already buffered were unmasked when
-/// polled). Cut anywhere, polled between the pieces or not, the middle piece
+/// polled). Cut anywhere, polled after each piece or not, the middle piece
 /// copied in by `receive` or read into `receive_buffer` (raw: the copy of the
 /// piece after it cannot unmask ahead, and the parse does), the payload
 /// comes out the same;
@@ -212,14 +212,23 @@ fn rfc6455_5_3_masked_frame_across_reads_polled_or_not() {
         [client_frame(0x82, &payload), client_frame(0x82, b"next"), client_frame(0x81, "κόσμε".as_bytes())].concat();
     let expected = [Ev::Binary(payload.clone()), Ev::Binary(b"next".to_vec()), Ev::Text("κόσμε".into())];
     for cut_a in (0..wire.len()).step_by(37).chain([1, 2, 5, 6, 7, 8, 9, 10, 3001, 3002, 3003]) {
-        for (gap, poll_between, read_into_buffer) in
-            [(1, true, false), (2, false, false), (3, true, true), (700, false, true), (2999, true, false)]
-        {
+        for (gap, poll_first, poll_between, read_into_buffer) in [
+            (1, true, true, false),
+            (2, true, false, false),
+            (3, true, true, true),
+            (5, false, false, false),
+            (6, false, true, false),
+            (700, true, false, true),
+            (701, false, false, true),
+            (2999, true, true, false),
+        ] {
             let cut_b = (cut_a + gap).min(wire.len());
             let mut server = open_server(Config::default());
             let mut evs = Vec::new();
             server.receive(&wire[..cut_a]);
-            evs.extend(events(&mut server));
+            if poll_first {
+                evs.extend(events(&mut server));
+            }
             // The middle piece as a transport reads it into the receive
             // buffer: copied raw, with nothing unmasked before the next poll.
             if read_into_buffer {
@@ -234,7 +243,7 @@ fn rfc6455_5_3_masked_frame_across_reads_polled_or_not() {
             }
             server.receive(&wire[cut_b..]);
             evs.extend(events(&mut server));
-            assert_eq!(evs, expected, "cut at {cut_a}, {cut_b}, polled between: {poll_between}");
+            assert_eq!(evs, expected, "cut at {cut_a}, {cut_b}, polled: {poll_first}, {poll_between}");
         }
     }
 }

@@ -65,10 +65,11 @@ pub(crate) struct InflateState {
 const RSV1: u8 = 0b100;
 
 /// The least payload for which [`Receiver::push`] reads a frame's header in
-/// the new input to unmask the payload while copying it. Below it, reading
-/// the header twice (once here, once when parsing) costs about what the
-/// separate unmasking pass would, so the whole read is copied at once
-/// instead.
+/// the new input to unmask the payload while copying it. Chosen, not tuned:
+/// reading ahead made a server's receive of 1 KiB frames 1.42× faster, while
+/// for frames of a hundred bytes, which cost a few nanoseconds each, a
+/// second header read and two copies per frame would eat what the single
+/// pass saves; smaller frames are copied with the whole read at once.
 pub(crate) const UNMASK_AHEAD_MIN: u64 = 512;
 
 /// The least room [`Receiver::spare`] offers for a read: where an adaptive

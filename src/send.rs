@@ -6,8 +6,9 @@
 //! [`Connection::advance_output`]). The length of what is pending is the
 //! buffered amount, the figure to use for backpressure.
 //!
-//! A client masks every frame with a fresh key from its random source; a
-//! server never masks.
+//! A client masks every frame with a fresh key from its random source, as
+//! it copies the payload into the output buffer (`output.rs`, which keeps
+//! its room initialized for that); a server never masks.
 //!
 //! [`Connection::pending_output`]: crate::Connection::pending_output
 //! [`Connection::advance_output`]: crate::Connection::advance_output

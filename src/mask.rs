@@ -168,10 +168,12 @@ mod vector {
     /// [`xor_words`](super::xor_words) on the widest vector unit available.
     ///
     /// The bytes before the first 64-byte boundary are done by the portable
-    /// loop, so that every vector store in the rest is aligned: from 4 KiB
-    /// up this unmasks in about half the time that the same loop takes over
-    /// a buffer that starts 16 bytes past a boundary, as heap buffers and
-    /// payloads behind a frame header do (measured on an AVX-512 Xeon).
+    /// loop, so that every vector store in the rest is aligned. On an
+    /// AVX-512 Xeon, over buffers that stay in L1 cache, that took 0.7× (4
+    /// KiB) and 0.5× (16 KiB) the time of the same loop over a buffer that
+    /// starts 16 bytes past a boundary, as heap buffers and payloads behind
+    /// a frame header do; past L1 the cache's bandwidth limits either way
+    /// (64 KiB and 1 MiB unchanged in `benches/mask.rs`).
     #[inline(never)]
     pub(super) fn apply(buf: &mut [u8], key: u32) {
         let head = misaligned_head(buf.as_ptr(), buf.len());

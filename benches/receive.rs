@@ -17,6 +17,8 @@
 //! - `wsmachine-read_from`: `Connection::read_from` the same in-memory
 //!   transport as the peers (it reads straight into the receive buffer, in
 //!   reads of 4 KiB growing to 64 KiB), then `poll_event` until `None`.
+//! - `wsmachine-read_from-8k`: the same with `Config::max_read_size` at
+//!   8 KiB.
 //! - `tungstenite`: `WebSocket::read` (0.30, blocking `Read`).
 //! - `fastwebsockets`: `WebSocket::read_frame` (0.10, its fastest path, which
 //!   checks UTF-8 of whole text frames with simdutf8).
@@ -122,6 +124,24 @@ fn receive(c: &mut Criterion) {
                 let mut ws = Connection::established(role, Config::default()).expect("OS randomness");
                 let mut from_wire = Wire::new(wire.clone());
                 group.bench_function(BenchmarkId::new("wsmachine-read_from", size), |b| {
+                    b.iter(|| {
+                        let mut got = 0;
+                        while got < n {
+                            ws.read_from(&mut from_wire).expect("in-memory read");
+                            got += poll_all(&mut ws);
+                        }
+                        assert_eq!(got, n);
+                    })
+                });
+
+                // The same with reads of at most 8 KiB (`Config::max_read_size`),
+                // which keep the receive buffer in L1: faster on this
+                // transport, slower on a socket (README, "Performance").
+                let mut small = Config::default();
+                small.max_read_size = 8 << 10;
+                let mut ws = Connection::established(role, small).expect("OS randomness");
+                let mut from_wire = Wire::new(wire.clone());
+                group.bench_function(BenchmarkId::new("wsmachine-read_from-8k", size), |b| {
                     b.iter(|| {
                         let mut got = 0;
                         while got < n {

@@ -10,8 +10,8 @@ ratios between results of the same run mean much on a shared machine; the
 absolute figures are printed to show the scale.
 
 "wsmachine-send_to" (sending straight to the transport) and
-"wsmachine-read_from" (reading straight from it) get ratio columns of their
-own, after wsmachine's.
+"wsmachine-read_from" (reading straight from it), also with 8 KiB reads
+("wsmachine-read_from-8k"), get ratio columns of their own, after wsmachine's.
 
 Where wsmachine was measured several ways for one size (mask at key offsets
 0-3, "wsmachine-split" for UTF-8), the slowest of them is used for the ratio
@@ -26,7 +26,7 @@ from collections import OrderedDict
 PEERS = ["tungstenite", "fastwebsockets", "tokio-websockets"]
 BASELINES = ["baseline", "baseline-direct", "memcpy", "bytewise", "std", "simdutf8", "flate2"]
 # Other ways wsmachine does the same work, each with ratio columns of its own.
-ALTERNATIVES = ["wsmachine-send_to", "wsmachine-read_from"]
+ALTERNATIVES = ["wsmachine-send_to", "wsmachine-read_from", "wsmachine-read_from-8k"]
 
 
 def load(root):

@@ -150,8 +150,8 @@ enum Raw {
 /// See the [module documentation](self) for the loop that drives it and the
 /// [crate documentation](crate) for a complete example.
 ///
-/// Memory: the value itself is 656 bytes on x86_64 with the `deflate`
-/// feature, 600 without (`tests/memory.rs` checks it stays at most 672). Its buffers grow with the traffic and keep their
+/// Memory: the value itself is 672 bytes on x86_64 with the `deflate`
+/// feature, 616 without (`tests/memory.rs` checks it stays at most 672). Its buffers grow with the traffic and keep their
 /// capacity; [`shrink_buffers`](Self::shrink_buffers) releases what holds no
 /// data, after which an idle OPEN connection holds no heap memory at all
 /// ([`buffer_capacity`](Self::buffer_capacity) is 0).
@@ -317,7 +317,8 @@ impl Connection {
     /// [`receive_eof`](Self::receive_eof)). [`read_from`](Self::read_from)
     /// does the three steps for an [`io::Read`](std::io::Read).
     ///
-    /// The room is at least 4 KiB. It grows, up to 64 KiB, while reads fill
+    /// The room is at least 4 KiB (or `max_read_size`, if smaller). It grows, up to
+    /// [`Config::max_read_size`] (64 KiB by default), while reads fill
     /// it, so a busy connection reads in large pieces and a quiet one holds
     /// little; [`shrink_buffers`](Self::shrink_buffers) releases it. The
     /// bytes in it are whatever was there before (never uninitialized
@@ -333,7 +334,7 @@ impl Connection {
     /// assert!(matches!(ws.poll_event(), Some(Event::Binary(&[0x2a, 0x2b]))));
     /// ```
     pub fn receive_buffer(&mut self) -> &mut [u8] {
-        self.recv.spare()
+        self.recv.spare(self.config.max_read_size)
     }
 
     /// Reports that `n` bytes were read into [`receive_buffer`](Self::receive_buffer).
@@ -345,7 +346,7 @@ impl Connection {
             return;
         }
         self.timers.on_activity();
-        self.recv.commit(n);
+        self.recv.commit(n, self.config.max_read_size);
     }
 
     /// Reads once from `transport` straight into the receive buffer (see

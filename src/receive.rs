@@ -72,13 +72,17 @@ const RSV1: u8 = 0b100;
 /// pass saves; smaller frames are copied with the whole read at once.
 pub(crate) const UNMASK_AHEAD_MIN: u64 = 512;
 
-/// The least room [`Receiver::spare`] offers for a read: where an adaptive
-/// read size starts, and what it never goes below.
+/// The least room [`Receiver::spare`] offers for a read (unless the most,
+/// [`Config::max_read_size`](crate::Config::max_read_size), is smaller):
+/// where an adaptive read size starts, and what it never goes below.
 pub(crate) const MIN_READ: usize = 4 << 10;
 
-/// The most room [`Receiver::spare`] offers for a read; reads that keep
-/// filling the room double it up to this.
-pub(crate) const MAX_READ: usize = 64 << 10;
+/// The most room for one read, as configured, made usable: at least one
+/// byte (an empty room would read as the end of file) and at most
+/// `u32::MAX` bytes.
+fn clamp_read(max: usize) -> usize {
+    max.clamp(1, u32::MAX as usize)
+}
 
 /// Size limits for the receiver, from [`Config`](crate::Config).
 #[derive(Clone, Copy, Debug)]
@@ -153,7 +157,7 @@ pub(crate) struct Receiver {
     pub(crate) pos: usize,
     end: usize,
     /// The room the next [`spare`](Self::spare) offers: it doubles while
-    /// reads fill it, from [`MIN_READ`] to [`MAX_READ`].
+    /// reads fill it, from [`MIN_READ`] to the most the caller allows.
     read_size: u32,
     /// The length of the room last offered.
     offered: u32,
@@ -309,23 +313,25 @@ impl Receiver {
         placed
     }
 
-    /// Room for the transport to read the next bytes into, at least
-    /// [`MIN_READ`] bytes; [`commit`](Self::commit) says how many it read.
-    pub(crate) fn spare(&mut self) -> &mut [u8] {
-        self.make_room(self.read_size as usize);
-        // At most MAX_READ (64 KiB): fits in u32.
-        let len = (self.buf.len() - self.end).min(MAX_READ);
+    /// Room for the transport to read the next bytes into: at least
+    /// [`MIN_READ`] bytes and at most `max` (when `max` is smaller, `max`;
+    /// never empty). [`commit`](Self::commit) says how many it read.
+    pub(crate) fn spare(&mut self, max: usize) -> &mut [u8] {
+        let max = clamp_read(max);
+        self.make_room((self.read_size as usize).min(max));
+        let len = (self.buf.len() - self.end).min(max);
+        // At most u32::MAX (`clamp_read`).
         self.offered = len as u32;
         &mut self.buf[self.end..self.end + len]
     }
 
     /// `n` bytes were read into [`spare`](Self::spare). A read that filled
-    /// the room doubles the next one (up to [`MAX_READ`]).
-    pub(crate) fn commit(&mut self, n: usize) {
+    /// the room doubles the next one, up to `max`, as passed to `spare`.
+    pub(crate) fn commit(&mut self, n: usize, max: usize) {
         let n = n.min(self.buf.len() - self.end);
         self.end += n;
         if n == self.offered as usize {
-            self.read_size = (self.read_size * 2).min(MAX_READ as u32);
+            self.read_size = self.read_size.saturating_mul(2).min(clamp_read(max) as u32);
         }
     }
 
@@ -732,8 +738,8 @@ mod tests {
         let mut messages = Vec::new();
         for (i, piece) in wire.chunks(1500).enumerate() {
             if i == 0 {
-                receiver.spare()[..piece.len()].copy_from_slice(piece);
-                receiver.commit(piece.len());
+                receiver.spare(64 << 10)[..piece.len()].copy_from_slice(piece);
+                receiver.commit(piece.len(), 64 << 10);
             } else {
                 receiver.push(piece);
                 let unmasked_to = receiver.pre.max(receiver.pos);

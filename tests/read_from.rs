@@ -97,6 +97,59 @@ fn the_room_grows_while_reads_fill_it_and_is_released_when_idle() {
     assert_eq!(server.receive_buffer().len(), 4 << 10, "and starts small again");
 }
 
+/// The sizes of the rooms offered while a 1 MiB frame is read into them,
+/// each read filling its room, and the message that comes out.
+fn rooms_for_a_large_frame(config: Config) -> Vec<usize> {
+    let mut server = open_server(config);
+    let frame = client_frame(0x82, &[5; 1 << 20]);
+    let mut sizes = Vec::new();
+    let mut fed = 0;
+    while fed < frame.len() {
+        let room = server.receive_buffer();
+        sizes.push(room.len());
+        let n = room.len().min(frame.len() - fed);
+        room[..n].copy_from_slice(&frame[fed..fed + n]);
+        server.received(n);
+        fed += n;
+    }
+    assert!(matches!(events(&mut server).as_slice(), [Ev::Binary(b)] if b.len() == 1 << 20));
+    sizes
+}
+
+#[test]
+fn max_read_size_bounds_the_room() {
+    for (max, first) in [(16 << 10, 4 << 10), (4 << 10, 4 << 10), (1000, 1000), (1, 1), (0, 1), (256 << 10, 4 << 10)] {
+        let mut config = Config::default();
+        config.max_read_size = max;
+        let sizes = rooms_for_a_large_frame(config);
+        assert_eq!(sizes[0], first, "max_read_size {max}: the first room");
+        assert_eq!(*sizes.iter().max().unwrap(), max.max(1), "max_read_size {max}: rooms grow to it");
+        assert!(sizes.iter().all(|&s| s >= 1), "never an empty room (a read of 0 is the end of file)");
+    }
+}
+
+#[test]
+fn max_read_size_bounds_what_read_from_reads() {
+    let (bytes, want) = traffic(20, 3000);
+    let mut config = Config::default();
+    config.max_read_size = 1500;
+    let mut server = open_server(config);
+    let mut reader = Reader { data: bytes, pos: 0, piece: usize::MAX, reads: 0, block_every: 0 };
+    let mut got = Vec::new();
+    loop {
+        let before = reader.pos;
+        let n = server.read_from(&mut reader).unwrap();
+        assert!(n <= 1500 && reader.pos - before == n, "read {n}");
+        got.extend(events(&mut server));
+        if n == 0 {
+            break;
+        }
+    }
+    let closed = got.pop().expect("the close");
+    assert!(matches!(closed, Ev::Closed { clean: true, .. }), "{closed:?}");
+    assert_eq!(got, want);
+}
+
 #[test]
 fn a_read_of_zero_bytes_is_the_end_of_file() {
     let mut server = open_server(Config::default());

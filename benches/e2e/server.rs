@@ -19,6 +19,8 @@
 //!   when it is made.
 //!
 //! The server stops after `--seconds` (default 600) so that no run is unbounded.
+//! `--max-read-size N` sets [`Config::max_read_size`] of the wsmachine
+//! servers (default 64 KiB), for comparing read sizes on a socket.
 
 use std::time::Duration;
 
@@ -31,12 +33,15 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(which), Some(addr)) = (args.first(), args.get(1)) else {
         eprintln!(
-            "usage: e2e_server <wsmachine-mio|wsmachine-tokio|tokio-tungstenite|fastwebsockets> ADDR [--seconds N]"
+            "usage: e2e_server <wsmachine-mio|wsmachine-tokio|tokio-tungstenite|fastwebsockets> ADDR [--seconds N] [--max-read-size N]"
         );
         std::process::exit(2);
     };
     let seconds = args.iter().position(|a| a == "--seconds").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(600);
     let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+    if let Some(n) = args.iter().position(|a| a == "--max-read-size").and_then(|i| args.get(i + 1)?.parse().ok()) {
+        MAX_READ_SIZE.set(n).unwrap();
+    }
     match which.as_str() {
         "wsmachine-mio" => mio_server(addr, deadline),
         other => {
@@ -65,9 +70,15 @@ fn main() {
     }
 }
 
+/// `--max-read-size`, when given.
+static MAX_READ_SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
 fn config() -> Config {
     let mut config = Config::default();
     config.deflate = None;
+    if let Some(&n) = MAX_READ_SIZE.get() {
+        config.max_read_size = n;
+    }
     config
 }
 

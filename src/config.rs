@@ -48,7 +48,7 @@ pub struct Config {
     /// in large pieces. It does not bound what is buffered: a frame that
     /// spans reads is held whole, up to `max_frame_size`. Bytes handed to
     /// [`receive`](crate::Connection::receive) are taken whole whatever this
-    /// is. Values below 1 are taken as 1.
+    /// is. Values below 1 are taken as 1, above `u32::MAX` as `u32::MAX`.
     ///
     /// Smaller reads keep the receive buffer in the CPU's first-level cache.
     /// With the in-memory transport of `benches/receive.rs`, a server's

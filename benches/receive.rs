@@ -120,37 +120,26 @@ fn receive(c: &mut Criterion) {
                 });
 
                 // The same, with the transport reading straight into the
-                // receive buffer (`read_from`): the same Wire as the peers.
-                let mut ws = Connection::established(role, Config::default()).expect("OS randomness");
-                let mut from_wire = Wire::new(wire.clone());
-                group.bench_function(BenchmarkId::new("wsmachine-read_from", size), |b| {
-                    b.iter(|| {
-                        let mut got = 0;
-                        while got < n {
-                            ws.read_from(&mut from_wire).expect("in-memory read");
-                            got += poll_all(&mut ws);
-                        }
-                        assert_eq!(got, n);
-                    })
-                });
-
-                // The same with reads of at most 8 KiB (`Config::max_read_size`),
+                // receive buffer (`read_from`): the same Wire as the peers;
+                // then with reads of at most 8 KiB (`Config::max_read_size`),
                 // which keep the receive buffer in L1: faster on this
                 // transport, slower on a socket (README, "Performance").
                 let mut small = Config::default();
                 small.max_read_size = 8 << 10;
-                let mut ws = Connection::established(role, small).expect("OS randomness");
-                let mut from_wire = Wire::new(wire.clone());
-                group.bench_function(BenchmarkId::new("wsmachine-read_from-8k", size), |b| {
-                    b.iter(|| {
-                        let mut got = 0;
-                        while got < n {
-                            ws.read_from(&mut from_wire).expect("in-memory read");
-                            got += poll_all(&mut ws);
-                        }
-                        assert_eq!(got, n);
-                    })
-                });
+                for (name, config) in [("wsmachine-read_from", Config::default()), ("wsmachine-read_from-8k", small)] {
+                    let mut ws = Connection::established(role, config).expect("OS randomness");
+                    let mut from_wire = Wire::new(wire.clone());
+                    group.bench_function(BenchmarkId::new(name, size), |b| {
+                        b.iter(|| {
+                            let mut got = 0;
+                            while got < n {
+                                ws.read_from(&mut from_wire).expect("in-memory read");
+                                got += poll_all(&mut ws);
+                            }
+                            assert_eq!(got, n);
+                        })
+                    });
+                }
 
                 let tg_role =
                     if masked { tungstenite::protocol::Role::Server } else { tungstenite::protocol::Role::Client };

@@ -7,7 +7,7 @@ mod common;
 use std::io::{self, Read};
 
 use common::*;
-use wsmachine::{CloseCode, Config, Error, MessageKind};
+use wsmachine::{CloseCode, Config, Connection, Error, MessageKind};
 
 /// A transport that hands out `data` in reads of at most `piece` bytes, then
 /// `WouldBlock` once per `block_every` reads, then end of file.
@@ -71,9 +71,10 @@ fn rfc6455_5_read_from_delivers_what_receive_delivers() {
     }
 }
 
-#[test]
-fn the_room_grows_while_reads_fill_it_and_is_released_when_idle() {
-    let mut server = open_server(Config::default());
+/// Reads a 1 MiB binary frame into the rooms `server` offers, each read
+/// filling its room, checks that the message comes out whole (and nothing
+/// before it), and returns the sizes of the rooms.
+fn rooms_for_a_large_frame(server: &mut Connection) -> Vec<usize> {
     let frame = client_frame(0x82, &[5; 1 << 20]);
     let mut sizes = Vec::new();
     let mut fed = 0;
@@ -88,32 +89,20 @@ fn the_room_grows_while_reads_fill_it_and_is_released_when_idle() {
             assert!(server.poll_event().is_none());
         }
     }
+    assert!(matches!(events(server).as_slice(), [Ev::Binary(b)] if b.len() == 1 << 20));
+    sizes
+}
+
+#[test]
+fn the_room_grows_while_reads_fill_it_and_is_released_when_idle() {
+    let mut server = open_server(Config::default());
+    let sizes = rooms_for_a_large_frame(&mut server);
     assert_eq!(sizes[0], 4 << 10, "a fresh connection offers 4 KiB");
     assert_eq!(*sizes.iter().max().unwrap(), 64 << 10, "full reads double the room up to 64 KiB");
     assert!(sizes.windows(2).take(4).all(|w| w[1] == 2 * w[0]), "{sizes:?}");
-    assert!(matches!(events(&mut server).as_slice(), [Ev::Binary(b)] if b.len() == 1 << 20));
     server.shrink_buffers();
     assert_eq!(server.buffer_capacity(), 0);
     assert_eq!(server.receive_buffer().len(), 4 << 10, "and starts small again");
-}
-
-/// The sizes of the rooms offered while a 1 MiB frame is read into them,
-/// each read filling its room, and the message that comes out.
-fn rooms_for_a_large_frame(config: Config) -> Vec<usize> {
-    let mut server = open_server(config);
-    let frame = client_frame(0x82, &[5; 1 << 20]);
-    let mut sizes = Vec::new();
-    let mut fed = 0;
-    while fed < frame.len() {
-        let room = server.receive_buffer();
-        sizes.push(room.len());
-        let n = room.len().min(frame.len() - fed);
-        room[..n].copy_from_slice(&frame[fed..fed + n]);
-        server.received(n);
-        fed += n;
-    }
-    assert!(matches!(events(&mut server).as_slice(), [Ev::Binary(b)] if b.len() == 1 << 20));
-    sizes
 }
 
 #[test]
@@ -121,7 +110,7 @@ fn max_read_size_bounds_the_room() {
     for (max, first) in [(16 << 10, 4 << 10), (4 << 10, 4 << 10), (1000, 1000), (1, 1), (0, 1), (256 << 10, 4 << 10)] {
         let mut config = Config::default();
         config.max_read_size = max;
-        let sizes = rooms_for_a_large_frame(config);
+        let sizes = rooms_for_a_large_frame(&mut open_server(config));
         assert_eq!(sizes[0], first, "max_read_size {max}: the first room");
         assert_eq!(*sizes.iter().max().unwrap(), max.max(1), "max_read_size {max}: rooms grow to it");
         assert!(sizes.iter().all(|&s| s >= 1), "never an empty room (a read of 0 is the end of file)");

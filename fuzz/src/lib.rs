@@ -207,6 +207,9 @@ pub struct FuzzConfig {
     pub ping_ms: Option<u64>,
     pub pong_ms: u64,
     pub close_ms: Option<u64>,
+    /// `max_read_size`; `None` leaves the default (64 KiB). Small rooms cut
+    /// frames into many raw reads.
+    pub read_size: Option<u64>,
 }
 
 impl FuzzConfig {
@@ -221,6 +224,7 @@ impl FuzzConfig {
             ping_ms: if r.bool()? { Some(r.int(1, 1000)?) } else { None },
             pong_ms: r.int(1, 1000)?,
             close_ms: if r.bool()? { Some(r.int(1, 1000)?) } else { None },
+            read_size: if r.bool()? { Some(r.int(1, 8192)?) } else { None },
         })
     }
 
@@ -240,6 +244,7 @@ impl FuzzConfig {
         opt(w, self.ping_ms, 1, 1000);
         w.int(self.pong_ms, 1, 1000);
         opt(w, self.close_ms, 1, 1000);
+        opt(w, self.read_size, 1, 8192);
     }
 
     pub fn config(&self) -> Config {
@@ -253,6 +258,9 @@ impl FuzzConfig {
         c.ping_interval = self.ping_ms.map(Duration::from_millis);
         c.pong_timeout = Duration::from_millis(self.pong_ms);
         c.close_timeout = self.close_ms.map(Duration::from_millis);
+        if let Some(n) = self.read_size {
+            c.max_read_size = n as usize;
+        }
         c
     }
 }
@@ -560,7 +568,8 @@ fn run(script: &Script, deflate: Option<&DeflateSetup>, role: Role) {
                 let mut rest = &b[..];
                 while !rest.is_empty() {
                     let room = ws.receive_buffer();
-                    assert!(room.len() >= 4096 && room.len() <= 64 << 10, "room of {} bytes", room.len());
+                    let most = config.max_read_size;
+                    assert!(room.len() >= most.min(4096) && room.len() <= most, "room of {} bytes", room.len());
                     largest_chunk = largest_chunk.max(room.len());
                     let n = room.len().min(rest.len());
                     room[..n].copy_from_slice(&rest[..n]);
@@ -699,6 +708,7 @@ mod tests {
                 ping_ms: None,
                 pong_ms: 999,
                 close_ms: Some(1),
+                read_size: Some(3),
             },
             ops: vec![
                 Op::Receive(vec![1, 2, 3]),

@@ -59,6 +59,11 @@ fn handshake() -> (Vec<u8>, Vec<u8>) {
 }
 
 fn script(ops: Vec<Op>, streaming: bool) -> Vec<u8> {
+    script_reading(ops, streaming, None)
+}
+
+/// [`script`] with `max_read_size` set (`None`: the default).
+fn script_reading(ops: Vec<Op>, streaming: bool, read_size: Option<u64>) -> Vec<u8> {
     let config = FuzzConfig {
         max_frame: 4096,
         max_message: 16384,
@@ -69,6 +74,7 @@ fn script(ops: Vec<Op>, streaming: bool) -> Vec<u8> {
         ping_ms: Some(100),
         pong_ms: 200,
         close_ms: Some(300),
+        read_size,
     };
     Script { config, ops }.write()
 }
@@ -116,6 +122,9 @@ fn main() {
         ops.insert(3, Op::Drain(4096));
         ops.push(Op::Drain(4096));
         write(target, "session", &script(ops.clone(), false));
+        // Rooms of 5 bytes: every 97-byte piece read through the receive
+        // buffer takes 20 reads.
+        write(target, "session-small-reads", &script_reading(ops.clone(), false, Some(5)));
         write(target, "session-streaming", &script(ops, true));
         let ops = vec![
             Op::PeerFrame { b0: 0x01, payload: "κόσ".as_bytes().to_vec(), key: [1, 2, 3, 4] },

@@ -65,12 +65,15 @@ pub(crate) struct InflateState {
 const RSV1: u8 = 0b100;
 
 /// The least payload for which [`Receiver::push`] reads a frame's header in
-/// the new input to unmask the payload while copying it. Chosen, not tuned:
-/// reading ahead made a server's receive of 1 KiB frames 1.42× faster, while
-/// for frames of a hundred bytes, which cost a few nanoseconds each, a
-/// second header read and two copies per frame would eat what the single
-/// pass saves; smaller frames are copied with the whole read at once.
-pub(crate) const UNMASK_AHEAD_MIN: u64 = 512;
+/// the new input to unmask the payload while copying it. Measured: reading
+/// ahead made a server's receive of 1 KiB frames 1.42× faster; below about
+/// 96 bytes the second header read per frame costs more than the single
+/// pass saves. In alternating A/B runs against a threshold of 0, frames of
+/// 16–64 B received 0.69–0.88× as fast (binary) and 96 B broke even; against
+/// the earlier threshold of 512, 96 made 125 B frames 1.08× (binary) and
+/// 1.26× (text) faster and changed nothing at 16 B or 1 KiB. Smaller frames
+/// are copied with the whole read at once and unmasked when parsed.
+pub(crate) const UNMASK_AHEAD_MIN: u64 = 96;
 
 /// The least room [`Receiver::spare`] offers for a read (unless the most,
 /// [`Config::max_read_size`](crate::Config::max_read_size), is smaller):
@@ -755,5 +758,45 @@ mod tests {
             }
         }
         assert_eq!(messages, [payload.clone(), payload]);
+    }
+
+    /// Reading ahead stops at the first frame smaller than
+    /// [`UNMASK_AHEAD_MIN`] (RFC 6455 §5.3): frames of the threshold and one
+    /// more byte are unmasked by the push, the one below it and everything
+    /// after are left to the parser, and every payload comes out right.
+    #[test]
+    fn unmasking_ahead_stops_at_a_small_frame() {
+        let min = UNMASK_AHEAD_MIN as usize;
+        assert!((2..125).contains(&min), "the frames below use 7-bit lengths");
+        let key = [0xa1, 0xb2, 0xc3, 0xd4];
+        let lens = [min, min + 1, min - 1, min];
+        let payloads: Vec<Vec<u8>> =
+            lens.iter().enumerate().map(|(k, &len)| (0..len).map(|i| (i * 7 + k) as u8).collect()).collect();
+        let mut wire = Vec::new();
+        let mut ahead = 0;
+        for (k, payload) in payloads.iter().enumerate() {
+            wire.extend_from_slice(&[0x82, 0x80 | payload.len() as u8]);
+            wire.extend_from_slice(&key);
+            let mut masked = payload.clone();
+            apply_mask(&mut masked, key, 0);
+            wire.extend_from_slice(&masked);
+            if k < 2 {
+                ahead = wire.len();
+            }
+        }
+
+        let mut receiver = Receiver::new(Role::Server);
+        receiver.start_frames();
+        receiver.push(&wire);
+        assert_eq!(receiver.pre, ahead, "the two frames before the small one are unmasked");
+        let limits = Limits { max_frame: usize::MAX, max_message: usize::MAX, streaming: false };
+        let mut messages = Vec::new();
+        while let Some(incoming) = receiver.next(limits).expect("valid frames") {
+            match incoming {
+                Incoming::Message { payload: Payload::Input(range), .. } => messages.push(receiver.buf[range].to_vec()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(messages, payloads);
     }
 }

@@ -142,10 +142,10 @@ fn feed_split_polling(config: Config, bytes: &[u8], cuts: &[usize], skip_polls: 
 }
 
 /// Fragment sizes: small ones (many frames, Pings between them), ones around
-/// the size from which a server unmasks frames as it copies them in (512),
-/// and whole messages in one frame.
+/// the size from which a server unmasks frames as it copies them in (96),
+/// larger ones that span reads, and whole messages in one frame.
 fn fragment_size() -> impl Strategy<Value = usize> {
-    prop_oneof![3 => 1usize..50, 1 => 400usize..2000, 1 => Just(usize::MAX)]
+    prop_oneof![3 => 1usize..50, 1 => 80usize..120, 1 => 400usize..2000, 1 => Just(usize::MAX)]
 }
 
 proptest! {

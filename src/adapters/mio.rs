@@ -8,9 +8,9 @@
 //!   is read until `WouldBlock` (on Unix, until a read that does not fill the
 //!   room offered: the socket is empty then, and later input raises a new
 //!   event, so the extra read is skipped). Once a connection's reads fill
-//!   a 4 KiB stack buffer, they go straight into its receive buffer
+//!   a 4 KiB scratch buffer (one per driver), they go straight into its receive buffer
 //!   ([`Connection::receive_buffer`], no copy); while its traffic is light
-//!   they go through the stack, so a quiet connection holds no read room.
+//!   they go through the scratch buffer, so a quiet connection holds no read room.
 //!   Each read is followed by your [`Handler`], which polls the events (so
 //!   the receive buffer never holds more than one read).
 //! - **Output is written once per wakeup**: everything the connection queued
@@ -81,7 +81,7 @@ use crate::{Config, Connection};
 /// How long a closed connection waits for the peer's EOF before the socket is dropped.
 const LINGER: Duration = Duration::from_secs(2);
 const LISTENER: Token = Token(usize::MAX);
-/// The stack buffer for reads while a connection's traffic is light (see `read_once`).
+/// The buffer for reads while a connection's traffic is light (see `read_once`).
 const IDLE_READ: usize = 4 << 10;
 
 /// The application's side of the driver.
@@ -107,8 +107,8 @@ struct Entry {
     last_read: Instant,
     /// The buffers were released since then.
     shrunk: bool,
-    /// Reads go through the stack (see `read_once`): since the connection
-    /// started or released its buffers, no read filled the stack buffer.
+    /// Reads go through the driver's scratch buffer (see `read_once`): since the connection
+    /// started or released its buffers, no read filled it.
     cold: bool,
     /// When the driver must next look at it (its entry in `Driver::timers`).
     deadline: Option<Instant>,
@@ -131,6 +131,11 @@ pub struct Driver<H> {
     next_token: usize,
     max_buffered: Option<usize>,
     shrink_after: Option<Duration>,
+    /// The 4 KiB buffer that cold connections read into (see
+    /// `read_once`), one for all: zeroed once, not on every read.
+    scratch: Box<[u8]>,
+    /// The connections a turn services, kept to reuse its memory.
+    ready: Vec<(Token, bool)>,
     handler: H,
 }
 
@@ -147,6 +152,8 @@ impl<H: Handler> Driver<H> {
             next_token: 0,
             max_buffered: None,
             shrink_after: Some(DEFAULT_SHRINK_AFTER),
+            scratch: vec![0; IDLE_READ].into_boxed_slice(),
+            ready: Vec::new(),
             handler,
         })
     }
@@ -170,20 +177,21 @@ impl<H: Handler> Driver<H> {
         self.next_token = (self.next_token + 1) % (usize::MAX - 1);
         self.poll.registry().register(&mut stream, id, Interest::READABLE | Interest::WRITABLE)?;
         let _ = stream.set_nodelay(true);
-        ws.handle_timeout(Instant::now()); // start the connection's clock
+        let now = Instant::now();
+        ws.handle_timeout(now); // start the connection's clock
         let entry = Entry {
             stream,
             ws,
             eof: false,
             lingering: None,
-            last_read: Instant::now(),
+            last_read: now,
             shrunk: false,
             cold: true,
             deadline: None,
             lent: false,
         };
         self.conns.insert(id, entry);
-        self.service(id, false);
+        self.service(id, false, now);
         Ok(id)
     }
 
@@ -202,8 +210,9 @@ impl<H: Handler> Driver<H> {
     pub fn set_shrink_after(&mut self, idle: Option<Duration>) {
         self.shrink_after = idle;
         let ids: Vec<Token> = self.conns.keys().copied().collect();
+        let now = Instant::now();
         for id in ids {
-            self.schedule(id);
+            self.schedule(id, now);
         }
     }
 
@@ -239,7 +248,7 @@ impl<H: Handler> Driver<H> {
 
     /// Writes what a connection has pending (after sending from outside the handler).
     pub fn flush(&mut self, id: Token) {
-        self.service(id, false);
+        self.service(id, false, Instant::now());
     }
 
     /// The number of open transports.
@@ -254,14 +263,18 @@ impl<H: Handler> Driver<H> {
 
     /// Waits for readiness or the next timer (at most `max_wait`), then
     /// services every connection that is ready or due.
+    ///
+    /// The clock is read once after the wait: every connection serviced in
+    /// the turn is given that time (for its timers, and as the time its
+    /// input arrived).
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
+        let now = Instant::now();
         for id in std::mem::take(&mut self.lent) {
             if let Some(entry) = self.conns.get_mut(&id) {
                 entry.lent = false;
             }
-            self.schedule(id);
+            self.schedule(id, now);
         }
-        let now = Instant::now();
         let deadline = self.timers.first().map(|&(at, _)| at);
         let mut wait = deadline.map(|d| d.saturating_duration_since(now));
         if let Some(max) = max_wait {
@@ -272,21 +285,22 @@ impl<H: Handler> Driver<H> {
             other => other?,
         }
         // (token, whether a short read means the input is drained: see `service`).
-        let mut ready: Vec<(Token, bool)> =
-            self.events.iter().map(|e| (e.token(), e.is_readable() && !e.is_read_closed())).collect();
-        if ready.iter().any(|&(t, _)| t == LISTENER) {
-            self.accept_all()?;
-        }
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.clear();
+        ready.extend(self.events.iter().map(|e| (e.token(), e.is_readable() && !e.is_read_closed())));
+        let accept = ready.iter().any(|&(t, _)| t == LISTENER);
         let now = Instant::now();
         let due = self.timers.range(..=(now, Token(usize::MAX))).map(|&(_, id)| (id, false));
         ready.extend(due);
         // One service per connection; a timer's full read wins over the shortcut.
         ready.sort_unstable_by_key(|&(id, short_ok)| (id, short_ok));
         ready.dedup_by_key(|&mut (id, _)| id);
-        for (id, short_ok) in ready.into_iter().filter(|&(t, _)| t != LISTENER) {
-            self.service(id, short_ok);
+        let result = if accept { self.accept_all() } else { Ok(()) };
+        for &(id, short_ok) in ready.iter().filter(|&&(t, _)| t != LISTENER) {
+            self.service(id, short_ok, now);
         }
-        Ok(())
+        self.ready = ready;
+        result
     }
 
     fn deadline(entry: &Entry, shrink_after: Option<Duration>) -> Option<Instant> {
@@ -297,8 +311,8 @@ impl<H: Handler> Driver<H> {
     }
 
     /// Releases the connection's empty buffers once it has been idle for `shrink_after`.
-    fn shrink_if_idle(entry: &mut Entry, shrink_after: Option<Duration>) {
-        if Self::shrink_at(entry, shrink_after).is_some_and(|at| at <= Instant::now()) {
+    fn shrink_if_idle(entry: &mut Entry, shrink_after: Option<Duration>, now: Instant) {
+        if Self::shrink_at(entry, shrink_after).is_some_and(|at| at <= now) {
             entry.ws.shrink_buffers();
             entry.shrunk = true;
             entry.cold = true;
@@ -329,11 +343,17 @@ impl<H: Handler> Driver<H> {
         }
     }
 
-    /// Moves a connection's entry in `timers` to its current deadline.
-    fn schedule(&mut self, id: Token) {
+    /// Moves a connection's entry in `timers` to its current deadline, or
+    /// leaves it where it is if it is still to come and earlier: a deadline
+    /// that only moves later (the idle release, pushed back by every read)
+    /// is then not filed anew on every wakeup; the entry comes due early
+    /// once, and the connection is serviced (finding nothing to do) and
+    /// filed at its deadline then.
+    fn schedule(&mut self, id: Token, now: Instant) {
         let Some(entry) = self.conns.get_mut(&id) else { return };
         let next = Self::deadline(entry, self.shrink_after);
-        if next != entry.deadline {
+        let early = matches!((entry.deadline, next), (Some(at), Some(next)) if now < at && at < next);
+        if next != entry.deadline && !early {
             if let Some(at) = entry.deadline {
                 self.timers.remove(&(at, id));
             }
@@ -353,17 +373,19 @@ impl<H: Handler> Driver<H> {
     /// event: the read that would only return `WouldBlock` is skipped (one
     /// syscall per wakeup, as tokio does). Otherwise the stream is read until
     /// `WouldBlock`.
-    fn service(&mut self, id: Token, short_read_drains: bool) {
-        self.service_io(id, short_read_drains && cfg!(unix));
-        self.schedule(id);
+    ///
+    /// `now` is the time of the wakeup (see [`turn`](Self::turn)).
+    fn service(&mut self, id: Token, short_read_drains: bool, now: Instant) {
+        self.service_io(id, short_read_drains && cfg!(unix), now);
+        self.schedule(id, now);
     }
 
-    fn service_io(&mut self, id: Token, short_read_drains: bool) {
+    fn service_io(&mut self, id: Token, short_read_drains: bool, now: Instant) {
         let Some(entry) = self.conns.get_mut(&id) else { return };
         // Before reading: the wakeup at the shrink deadline then reads
-        // through the stack instead of taking the room it is about to free
+        // through the scratch buffer instead of taking the room it is about to free
         // (which, over many connections, fragments the heap).
-        Self::shrink_if_idle(entry, self.shrink_after);
+        Self::shrink_if_idle(entry, self.shrink_after, now);
         loop {
             let over_limit = |ws: &Connection| self.max_buffered.is_some_and(|max| ws.buffered_amount() > max);
             let mut held_back = false;
@@ -372,13 +394,13 @@ impl<H: Handler> Driver<H> {
                     held_back = true;
                     break;
                 }
-                match Self::read_once(entry) {
+                match Self::read_once(entry, &mut self.scratch) {
                     Ok((0, _)) => {
                         entry.eof = true;
                         entry.ws.receive_eof();
                     }
                     Ok((n, room_len)) => {
-                        entry.last_read = Instant::now();
+                        entry.last_read = now;
                         entry.shrunk = false;
                         self.handler.handle(id, &mut entry.ws);
                         if short_read_drains && n < room_len {
@@ -393,10 +415,10 @@ impl<H: Handler> Driver<H> {
                     }
                 }
             }
-            entry.ws.handle_timeout(Instant::now());
+            entry.ws.handle_timeout(now);
             self.handler.handle(id, &mut entry.ws);
             let write_failed = Self::write_pending(entry);
-            Self::shrink_if_idle(entry, self.shrink_after);
+            Self::shrink_if_idle(entry, self.shrink_after, now);
             if write_failed || entry.ws.should_close_transport() || entry.lingering.is_some() {
                 break;
             }
@@ -412,17 +434,16 @@ impl<H: Handler> Driver<H> {
     /// One read; returns the bytes read and the room offered.
     ///
     /// A connection with little traffic (new, or back from idle) reads into
-    /// the stack and `receive` copies what came, so it holds a receive
-    /// buffer of the size of what is pending (a handshake head, a chat
-    /// message), not the read room, and a read that finds nothing allocates
-    /// nothing. Once a read fills the stack buffer, reads go straight into
-    /// the connection's receive buffer (no copy), whose room grows with the
-    /// traffic, until the connection is idle again.
-    fn read_once(entry: &mut Entry) -> io::Result<(usize, usize)> {
+    /// the driver's `scratch` buffer and `receive` copies what came, so it
+    /// holds a receive buffer of the size of what is pending (a handshake
+    /// head, a chat message), not the read room, and a read that finds
+    /// nothing allocates nothing. Once a read fills `scratch`, reads go
+    /// straight into the connection's receive buffer (no copy), whose room
+    /// grows with the traffic, until the connection is idle again.
+    fn read_once(entry: &mut Entry, scratch: &mut [u8]) -> io::Result<(usize, usize)> {
         if entry.cold {
-            let mut chunk = [0u8; IDLE_READ];
-            let n = entry.stream.read(&mut chunk)?;
-            entry.ws.receive(&chunk[..n]);
+            let n = entry.stream.read(scratch)?;
+            entry.ws.receive(&scratch[..n]);
             entry.cold = n < IDLE_READ;
             return Ok((n, IDLE_READ));
         }
@@ -475,5 +496,74 @@ impl<H: Handler> Driver<H> {
             }
             self.handler.closed(id, &entry.ws);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Role;
+
+    /// Polls every event away.
+    struct Drain;
+
+    impl Handler for Drain {
+        fn handle(&mut self, _id: Token, ws: &mut Connection) {
+            while ws.poll_event().is_some() {}
+        }
+    }
+
+    /// A masked Binary frame of one byte (RFC 6455 §5.2, §5.3).
+    const FRAME: [u8; 7] = [0x82, 0x81, 1, 2, 3, 4, 0x2a ^ 1];
+
+    /// Turns until the connection has read something after `since`.
+    fn turn_until_read(driver: &mut Driver<Drain>, id: Token, since: Instant) {
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while driver.conns[&id].last_read <= since {
+            assert!(Instant::now() < give_up, "nothing was read");
+            driver.turn(Some(Duration::from_millis(20))).unwrap();
+        }
+    }
+
+    /// The idle release's deadline moves later with every read: its timer
+    /// entry stays where it was filed until it comes due, and a deadline
+    /// that moves earlier (a shorter `shrink_after`) is filed at once and
+    /// kept.
+    #[test]
+    fn a_deadline_that_moves_later_is_filed_again_only_when_due() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut driver = Driver::new(Drain).unwrap();
+        let ws = Connection::established(Role::Server, Config::default()).unwrap();
+        let id = driver.add(stream, ws).unwrap();
+        assert_eq!(driver.conns[&id].deadline, None, "no buffers, no timers");
+
+        let added = driver.conns[&id].last_read;
+        peer.write_all(&FRAME).unwrap();
+        turn_until_read(&mut driver, id, added);
+        let first = driver.conns[&id].last_read + DEFAULT_SHRINK_AFTER;
+        assert_eq!(driver.conns[&id].deadline, Some(first));
+
+        std::thread::sleep(Duration::from_millis(5));
+        let read = driver.conns[&id].last_read;
+        peer.write_all(&FRAME).unwrap();
+        turn_until_read(&mut driver, id, read);
+        let entry = &driver.conns[&id];
+        assert!(entry.last_read + DEFAULT_SHRINK_AFTER > first, "the idle release moved later");
+        assert_eq!(entry.deadline, Some(first), "and its timer entry stayed");
+        assert_eq!(driver.timers.iter().copied().collect::<Vec<_>>(), [(first, id)]);
+
+        driver.set_shrink_after(Some(Duration::from_millis(30)));
+        let earlier = driver.conns[&id].last_read + Duration::from_millis(30);
+        assert_eq!(driver.conns[&id].deadline, Some(earlier), "an earlier deadline is filed at once");
+        assert_eq!(driver.timers.iter().copied().collect::<Vec<_>>(), [(earlier, id)]);
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while driver.conns[&id].ws.buffer_capacity() != 0 {
+            assert!(Instant::now() < give_up, "the buffers were never released");
+            driver.turn(Some(Duration::from_millis(100))).unwrap();
+        }
+        assert!(Instant::now() < first, "released at the earlier deadline, not the first one");
+        assert!(driver.timers.is_empty());
     }
 }

@@ -8,9 +8,10 @@
 //!   is read until `WouldBlock` (on Unix, until a read that does not fill the
 //!   room offered: the socket is empty then, and later input raises a new
 //!   event, so the extra read is skipped). Once a connection's reads fill
-//!   a 4 KiB scratch buffer (one per driver), they go straight into its receive buffer
-//!   ([`Connection::receive_buffer`], no copy); while its traffic is light
-//!   they go through the scratch buffer, so a quiet connection holds no read room.
+//!   a 4 KiB scratch buffer (one per driver), they go straight into its
+//!   receive buffer ([`Connection::receive_buffer`], no copy); while its
+//!   traffic is light they go through the scratch buffer, so a quiet
+//!   connection holds no read room.
 //!   Each read is followed by your [`Handler`], which polls the events (so
 //!   the receive buffer never holds more than one read).
 //! - **Output is written once per wakeup**: everything the connection queued
@@ -107,8 +108,9 @@ struct Entry {
     last_read: Instant,
     /// The buffers were released since then.
     shrunk: bool,
-    /// Reads go through the driver's scratch buffer (see `read_once`): since the connection
-    /// started or released its buffers, no read filled it.
+    /// Reads go through the driver's scratch buffer (see `read_once`):
+    /// since the connection started or released its buffers, no read
+    /// filled it.
     cold: bool,
     /// When the driver must next look at it (its entry in `Driver::timers`).
     deadline: Option<Instant>,
@@ -383,8 +385,8 @@ impl<H: Handler> Driver<H> {
     fn service_io(&mut self, id: Token, short_read_drains: bool, now: Instant) {
         let Some(entry) = self.conns.get_mut(&id) else { return };
         // Before reading: the wakeup at the shrink deadline then reads
-        // through the scratch buffer instead of taking the room it is about to free
-        // (which, over many connections, fragments the heap).
+        // through the scratch buffer instead of taking the room it is about
+        // to free (which, over many connections, fragments the heap).
         Self::shrink_if_idle(entry, self.shrink_after, now);
         loop {
             let over_limit = |ws: &Connection| self.max_buffered.is_some_and(|max| ws.buffered_amount() > max);

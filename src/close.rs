@@ -41,18 +41,28 @@ impl CloseCode {
     pub const MANDATORY_EXTENSION: CloseCode = CloseCode(1010);
     /// 1011: the server met an unexpected condition.
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+    /// 1012: the service is restarting (IANA registry); a client may reconnect.
+    pub const SERVICE_RESTART: CloseCode = CloseCode(1012);
+    /// 1013: try again later, e.g. the server is overloaded (IANA registry).
+    pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
+    /// 1014: a gateway or proxy received an invalid response from the
+    /// upstream server (IANA registry).
+    pub const BAD_GATEWAY: CloseCode = CloseCode(1014);
     /// 1015: reported locally when the TLS handshake failed. Never sent.
     pub const TLS_FAILURE: CloseCode = CloseCode(1015);
 
     /// Whether this code may be sent in a Close frame, and is accepted in one
-    /// received: 1000–1003, 1007–1011 and the application range 3000–4999.
+    /// received: 1000–1003, 1007–1014 (1012–1014 are assigned in the IANA
+    /// registry RFC 6455 §11.7 set up, and browsers accept them) and the
+    /// application range 3000–4999.
     ///
     /// 1004, 1005, 1006 and 1015 are reserved by RFC 6455 and never appear on
-    /// the wire; codes below 1000, 1012–2999 (not assigned by RFC 6455) and
-    /// 5000 and above are rejected with a 1002 protocol error when received,
-    /// as the Autobahn testsuite (case 7.9.x) expects.
+    /// the wire; codes below 1000, 1016–2999 (unassigned) and 5000 and above
+    /// are rejected with a 1002 protocol error when received, as the
+    /// Autobahn testsuite (cases 7.9.x: 0, 999, 1004–1006, 1016, 1100, 2000,
+    /// 2999) expects.
     pub const fn is_sendable(self) -> bool {
-        matches!(self.0, 1000..=1003 | 1007..=1011 | 3000..=4999)
+        matches!(self.0, 1000..=1003 | 1007..=1014 | 3000..=4999)
     }
 }
 
@@ -145,10 +155,10 @@ mod tests {
     /// §7.4.1/§7.4.2: which codes may be on the wire (Autobahn 7.7.x and 7.9.x lists).
     #[test]
     fn rfc6455_7_4_wire_codes() {
-        for ok in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999] {
+        for ok in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999] {
             assert!(CloseCode(ok).is_sendable(), "{ok}");
         }
-        for bad in [0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+        for bad in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
             assert!(!CloseCode(bad).is_sendable(), "{bad}");
             let payload = bad.to_be_bytes();
             assert_eq!(parse_close_payload(&payload), Err(ClosePayloadError::InvalidCode(bad)));

@@ -122,7 +122,7 @@ fn rfc6455_7_4_invalid_close_payloads() {
 #[test]
 fn rfc6455_7_4_close_arguments_are_validated() {
     let (mut client, _) = pair();
-    for bad in [999, 1004, 1005, 1006, 1012, 1015, 2999, 5000] {
+    for bad in [999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
         assert_eq!(client.close(CloseCode(bad), ""), Err(SendError::InvalidClose(ClosePayloadError::InvalidCode(bad))));
     }
     assert_eq!(
@@ -132,6 +132,19 @@ fn rfc6455_7_4_close_arguments_are_validated() {
     assert_eq!(client.state(), State::Open, "rejected arguments change nothing");
     client.close(CloseCode::NORMAL, &"r".repeat(123)).unwrap();
     assert_eq!(client.close(CloseCode::NORMAL, ""), Err(SendError::Closed(Initiator::Local)));
+}
+
+/// §7.4.2 and the IANA registry (§11.7): 1012 (service restart), 1013 (try
+/// again later) and 1014 (bad gateway) are sent and accepted, as browsers do.
+#[test]
+fn rfc6455_7_4_2_iana_codes_1012_to_1014_are_sent_and_received() {
+    for code in [CloseCode::SERVICE_RESTART, CloseCode::TRY_AGAIN_LATER, CloseCode::BAD_GATEWAY] {
+        let (mut client, mut server) = pair();
+        server.close(code, "later").unwrap();
+        transfer(&mut server, &mut client);
+        assert_eq!(events(&mut client), [clean(code.0, "later", Initiator::Peer)]);
+        assert_eq!(close_payload(&decode_all(client.pending_output())[0]).0, code.0, "echoed");
+    }
 }
 
 /// §7.1.5: EOF without a Close is 1006, not clean; complete frames before it still count.

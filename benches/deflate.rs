@@ -29,7 +29,7 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use wsmachine::deflate::{DeflateConfig, DeflateParams};
-use wsmachine::{Config, Connection, Event, Role};
+use wsmachine::{Config, Connection, Established, Event, Role};
 
 const SIZES: [usize; 5] = [128, 1 << 10, 16 << 10, 256 << 10, 1 << 20];
 const LEVEL: u32 = 1; // DeflateConfig's default
@@ -93,9 +93,8 @@ fn params() -> DeflateParams {
 fn connection(role: Role) -> Connection {
     let mut config = Config::default();
     config.deflate = Some(DeflateConfig::default());
-    let mut ws = Connection::established(role, config).expect("OS randomness");
-    ws.enable_deflate(params());
-    ws
+    Connection::established(std::time::Instant::now(), Established::new(role).deflate(params()), config)
+        .expect("OS randomness")
 }
 
 /// The baseline's compressor: raw deflate, level 1, 15-bit window.
@@ -164,9 +163,9 @@ fn compress(c: &mut Criterion) {
                 || connection(Role::Server),
                 |ws| {
                     for m in msgs {
-                        ws.send_binary(m).expect("open");
-                        let n = ws.pending_output().len();
-                        black_box(ws.pending_output());
+                        ws.sender().send_binary(m).expect("open");
+                        let n = ws.output_buffer().len();
+                        black_box(ws.output_buffer());
                         ws.advance_output(n);
                     }
                 },

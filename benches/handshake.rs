@@ -50,7 +50,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sha1::{Digest, Sha1};
-use wsmachine::random::SeededRandom;
+use wsmachine::SeededRandom;
 use wsmachine::{Accept, ClientRequest, Config, Connection, Event};
 
 /// A browser's upgrade request (Chrome on Linux), with the RFC's sample key.
@@ -188,7 +188,7 @@ fn check_accepted(who: &str, written: &[u8]) {
 
 fn wsmachine_server(input: &Rc<[u8]>) -> Canned {
     let mut io = Canned::new(input);
-    let mut ws = Connection::server(Config::default());
+    let mut ws = Connection::server(std::time::Instant::now(), Config::default());
     ws.read_from(&mut io).expect("in-memory read");
     match ws.poll_event() {
         Some(Event::Request(req)) => {
@@ -196,7 +196,7 @@ fn wsmachine_server(input: &Rc<[u8]>) -> Canned {
         }
         other => panic!("wsmachine: expected the request, got {other:?}"),
     }
-    ws.accept(Accept::new()).expect("accept");
+    ws.accept(std::time::Instant::now(), Accept::new()).expect("accept");
     assert!(matches!(ws.poll_event(), Some(Event::Open(_))), "wsmachine: not open");
     ws.write_to(&mut io).expect("in-memory write");
     black_box(&ws);
@@ -238,7 +238,7 @@ fn wsmachine_client(input: &Rc<[u8]>) -> Canned {
     let mut io = Canned::new(input);
     let request = ClientRequest::new(URI).expect("a valid URI");
     let random = SeededRandom::from_seed([SEED as u8; 32]);
-    let mut ws = Connection::client_with_random(request, Config::default(), random);
+    let mut ws = Connection::client_with_random(std::time::Instant::now(), request, Config::default(), random);
     ws.write_to(&mut io).expect("in-memory write");
     ws.read_from(&mut io).expect("in-memory read");
     match ws.poll_event() {
@@ -326,7 +326,12 @@ fn handshake(c: &mut Criterion) {
 
     let mut probe = Canned::new(&empty);
     let random = SeededRandom::from_seed([SEED as u8; 32]);
-    let mut ws = Connection::client_with_random(ClientRequest::new(URI).expect("URI"), Config::default(), random);
+    let mut ws = Connection::client_with_random(
+        std::time::Instant::now(),
+        ClientRequest::new(URI).expect("URI"),
+        Config::default(),
+        random,
+    );
     ws.write_to(&mut probe).expect("in-memory write");
     let response = response_for(&key_of(&probe.written));
     assert_eq!(wsmachine_client(&response).pos, response.len(), "wsmachine read the whole response");

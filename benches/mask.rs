@@ -4,11 +4,11 @@
 //! cargo bench --manifest-path benches/Cargo.toml --bench mask
 //! ```
 //!
-//! - `wsmachine/<size>/<offset>`: [`wsmachine::mask::apply_mask`] on a buffer
+//! - `wsmachine/<size>/<offset>`: [`wsmachine::__internals::apply_mask`] on a buffer
 //!   of `size` bytes whose first byte is payload byte `offset` (0–3): every
 //!   key phase, as piecewise unmasking meets them.
 //! - `bytewise/<size>`: the RFC's definition, a byte at a time
-//!   ([`wsmachine::mask::apply_mask_bytewise`]), the loop a naive
+//!   ([`wsmachine::__internals::apply_mask_bytewise`]), the loop a naive
 //!   implementation runs.
 //! - `memcpy/<size>`: copying the same number of bytes, the machine's
 //!   memory bandwidth: unmasking cannot be much faster than reading and
@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use wsmachine::mask::{apply_mask, apply_mask_bytewise};
+use wsmachine::__internals::{apply_mask, apply_mask_bytewise};
 
 const SIZES: [usize; 5] = [16, 125, 1 << 10, 64 << 10, 1 << 20];
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];

@@ -24,7 +24,7 @@
 //!   checks UTF-8 of whole text frames with simdutf8).
 //! - `tokio-websockets`: `StreamExt::next` (0.13).
 //! - `baseline`: copy the run into a buffer once, then parse each header,
-//!   unmask in place ([`wsmachine::mask::apply_mask`]) and, for text, check
+//!   unmask in place ([`wsmachine::__internals::apply_mask`]) and, for text, check
 //!   UTF-8 with simdutf8: no limits, no state machine, no events.
 //!
 //! The async peers run on a current-thread tokio runtime, one `block_on`
@@ -40,8 +40,8 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use wire::{Kind, READ_SIZE, SIZES, Wire, encode_run, run_length, runtime};
-use wsmachine::mask::apply_mask;
-use wsmachine::{Config, Connection, Event, Role};
+use wsmachine::__internals::apply_mask;
+use wsmachine::{Config, Connection, Established, Event, Role};
 
 /// The minimal loop: headers, unmask in place, UTF-8 for text. Returns the
 /// number of messages.
@@ -107,7 +107,9 @@ fn receive(c: &mut Criterion) {
                 let wire = Rc::new(encode_run(kind, size, n, masked));
                 group.throughput(Throughput::Elements(n as u64));
 
-                let mut ws = Connection::established(role, Config::default()).expect("OS randomness");
+                let mut ws =
+                    Connection::established(std::time::Instant::now(), Established::new(role), Config::default())
+                        .expect("OS randomness");
                 group.bench_function(BenchmarkId::new("wsmachine", size), |b| {
                     b.iter(|| {
                         let mut got = 0;
@@ -127,7 +129,8 @@ fn receive(c: &mut Criterion) {
                 let mut small = Config::default();
                 small.max_read_size = 8 << 10;
                 for (name, config) in [("wsmachine-read_from", Config::default()), ("wsmachine-read_from-8k", small)] {
-                    let mut ws = Connection::established(role, config).expect("OS randomness");
+                    let mut ws = Connection::established(std::time::Instant::now(), Established::new(role), config)
+                        .expect("OS randomness");
                     let mut from_wire = Wire::new(wire.clone());
                     group.bench_function(BenchmarkId::new(name, size), |b| {
                         b.iter(|| {

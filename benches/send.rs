@@ -20,13 +20,13 @@
 //!   writes header and payload with one vectored write per frame).
 //! - `tokio-websockets`: `SinkExt::feed` of a `Message` over shared `Bytes`,
 //!   `flush` at the end.
-//! - `wsmachine-send_to`: `send_to` (`send_text_to` for text, a `&str`:
+//! - `wsmachine-send_to`: `send_binary_to` (`send_text_to` for text, a `&str`:
 //!   no UTF-8 check, as `send_text`) the transport, once per message: a
 //!   server writes the header and the borrowed payload in one vectored write
 //!   (the transport's copy is the only one); a client masks into its output
 //!   buffer and writes it.
 //! - `baseline`: header and payload copied into a `Vec` (masked for a
-//!   client, with [`wsmachine::mask::apply_mask`] and a key from a counter),
+//!   client, with [`wsmachine::__internals::apply_mask`] and a key from a counter),
 //!   drained like wsmachine's: the least an encoder with an output buffer does.
 //! - `baseline-direct` (server only): the header from the stack and the
 //!   payload written straight to the transport: the least any sender does.
@@ -49,14 +49,14 @@ use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::SinkExt;
 use wire::{Kind, SIZES, Sink, Wire, encode_frame, encode_header, payload, run_length, runtime};
-use wsmachine::mask::apply_mask;
-use wsmachine::{Config, Connection, MessageKind, PreparedMessage, Role};
+use wsmachine::__internals::apply_mask;
+use wsmachine::{Config, Connection, Established, PreparedMessage, Role};
 
 /// wsmachine's output is written out once this much is pending.
 const DRAIN_AT: usize = 128 << 10;
 
 fn drain(ws: &mut Connection, sink: &mut Sink) {
-    let n = sink.write(ws.pending_output());
+    let n = sink.write(ws.output_buffer());
     ws.advance_output(n);
 }
 
@@ -116,16 +116,18 @@ fn send(c: &mut Criterion) {
                 let text = std::str::from_utf8(&data).unwrap_or("");
                 group.throughput(Throughput::Elements(n as u64));
 
-                let mut ws = Connection::established(role, Config::default()).expect("OS randomness");
+                let mut ws =
+                    Connection::established(std::time::Instant::now(), Established::new(role), Config::default())
+                        .expect("OS randomness");
                 let mut sink = Sink::default();
                 group.bench_function(BenchmarkId::new("wsmachine", size), |b| {
                     b.iter(|| {
                         for _ in 0..n {
                             match kind {
-                                Kind::Binary => ws.send_binary(&data).expect("open"),
-                                Kind::Text => ws.send_text(text).expect("open"),
+                                Kind::Binary => ws.sender().send_binary(&data).expect("open"),
+                                Kind::Text => ws.sender().send_text(text).expect("open"),
                             }
-                            if ws.pending_output().len() >= DRAIN_AT {
+                            if ws.output_buffer().len() >= DRAIN_AT {
                                 drain(&mut ws, &mut sink);
                             }
                         }
@@ -134,24 +136,26 @@ fn send(c: &mut Criterion) {
                 });
                 check_written(sink.written > 0);
 
-                // The same messages with `send_to` the transport, one call per
+                // The same messages with `send_binary_to` the transport, one call per
                 // message: a server writes header and borrowed payload with one
                 // vectored write (one copy, the transport's); a client masks
                 // into its output buffer and writes that.
-                let mut ws = Connection::established(role, Config::default()).expect("OS randomness");
+                let mut ws =
+                    Connection::established(std::time::Instant::now(), Established::new(role), Config::default())
+                        .expect("OS randomness");
                 let mut wire = Wire::new(empty.clone());
                 group.bench_function(BenchmarkId::new("wsmachine-send_to", size), |b| {
                     b.iter(|| {
                         for _ in 0..n {
                             match kind {
-                                Kind::Binary => ws.send_to(MessageKind::Binary, &data, &mut wire),
-                                Kind::Text => ws.send_text_to(text, &mut wire),
+                                Kind::Binary => ws.sender().send_binary_to(&data, &mut wire),
+                                Kind::Text => ws.sender().send_text_to(text, &mut wire),
                             }
                             .expect("open");
                         }
                     })
                 });
-                check_written(wire.sink.written > 0 && ws.buffered_amount() == 0);
+                check_written(wire.sink.written > 0 && ws.output_buffer().is_empty());
 
                 let shared = Bytes::from(data.clone());
                 let tg_role =
@@ -273,13 +277,16 @@ fn broadcast(c: &mut Criterion) {
 
         let mut sink = Sink::default();
         let mut conns: Vec<Connection> = (0..CONNECTIONS)
-            .map(|_| Connection::established(Role::Server, Config::default()).expect("OS randomness"))
+            .map(|_| {
+                Connection::established(std::time::Instant::now(), Established::new(Role::Server), Config::default())
+                    .expect("OS randomness")
+            })
             .collect();
         group.bench_function(BenchmarkId::new("wsmachine", size), |b| {
             b.iter(|| {
                 let prepared = PreparedMessage::binary(&data);
                 for ws in &mut conns {
-                    ws.send_prepared(&prepared).expect("open");
+                    ws.sender().send_prepared(&prepared).expect("open");
                     drain(ws, &mut sink);
                 }
             })

@@ -7,7 +7,7 @@
 //! Inputs, each 125 B and 64 KiB: ASCII (a JSON feed) and mixed text
 //! (Korean, emoji and ASCII, about 2.3 bytes per character).
 //!
-//! - `wsmachine/<input>`: [`wsmachine::utf8::Utf8Validator`] fed the whole
+//! - `wsmachine/<input>`: [`wsmachine::__internals::Utf8Validator`] fed the whole
 //!   input, then `finish`.
 //! - `wsmachine-split/<input>`: the same, fed in 1000-byte pieces that cut
 //!   code points (as frames and reads cut them).
@@ -21,7 +21,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use wsmachine::utf8::Utf8Validator;
+use wsmachine::__internals::Utf8Validator;
 
 fn inputs() -> Vec<(String, Vec<u8>)> {
     let ascii = "{\"seq\":12345,\"sym\":\"AAPL\",\"bid\":187.25,\"ask\":187.27,\"note\":\"partial fill\"},";

@@ -25,7 +25,7 @@ struct Echo {
 }
 
 impl Handler for Echo {
-    fn handle(&mut self, _id: Token, ws: &mut Connection) {
+    fn handle(&mut self, _id: Token, ws: &mut Connection, now: Instant) {
         while let Some((event, mut tx)) = ws.poll_event_with_sender() {
             let accept = match event {
                 Event::Request(_) => true,
@@ -41,7 +41,7 @@ impl Handler for Echo {
                 _ => false,
             };
             if accept {
-                let _ = ws.accept(Accept::new());
+                let _ = ws.accept(now, Accept::new());
             }
         }
     }
@@ -59,13 +59,14 @@ fn config() -> Config {
 fn run_one(driver: &mut Driver<Echo>, addr: SocketAddr, base: &str, path: &str) -> Result<(), String> {
     let url = format!("{base}{path}");
     let request = ClientRequest::new(&url).map_err(|e| format!("{url}: {e}"))?;
-    let ws = Connection::client(request, config()).map_err(|e| e.to_string())?;
+    let ws = Connection::client(std::time::Instant::now(), request, config()).map_err(|e| e.to_string())?;
     let id = driver.connect(addr, ws).map_err(|e| format!("connect {addr}: {e}"))?;
     let deadline = Instant::now() + Duration::from_secs(300);
     while !driver.is_empty() {
         if Instant::now() > deadline {
-            let state =
-                driver.connection(id).map(|ws| format!("{:?}, {} bytes unwritten", ws.state(), ws.buffered_amount()));
+            let state = driver
+                .connection(id)
+                .map(|ws| format!("{:?}, {} bytes unwritten", ws.state(), ws.output_buffer().len()));
             driver.remove(id);
             return Err(format!("{url}: transport still open after 300 s ({})", state.unwrap_or_default()));
         }

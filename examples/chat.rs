@@ -41,9 +41,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use wsmachine::adapters::tokio::{WebSocket, accept_connection};
-use wsmachine::adapters::{Error, Message, accept_all};
-use wsmachine::handshake::server::RequestHead;
+use wsmachine::adapters::tokio::WebSocket;
+use wsmachine::adapters::{AdapterError, Message, accept_all};
+use wsmachine::handshake::RequestHead;
 use wsmachine::{CloseCode, Config, Connection, PreparedMessage};
 
 const PAGE: &str = include_str!("chat.html");
@@ -98,7 +98,7 @@ struct Seat {
     inbox: mpsc::Receiver<Arc<PreparedMessage>>,
 }
 
-async fn chat(hub: &Hub, id: u64, mut ws: WebSocket<TcpStream>) -> Result<(), Error> {
+async fn chat(hub: &Hub, id: u64, mut ws: WebSocket<TcpStream>) -> Result<(), AdapterError> {
     let mut seat: Option<Seat> = None;
     let result = loop {
         let inbox = async {
@@ -121,16 +121,16 @@ async fn chat(hub: &Hub, id: u64, mut ws: WebSocket<TcpStream>) -> Result<(), Er
             prepared = inbox => match prepared {
                 Some(prepared) => {
                     // Copy every queued frame, then write once.
-                    ws.connection_mut().send_prepared(&prepared)?;
+                    ws.connection_mut().sender().send_prepared(&prepared)?;
                     while let Some(more) = seat.as_mut().and_then(|s| s.inbox.try_recv().ok()) {
-                        ws.connection_mut().send_prepared(&more)?;
+                        ws.connection_mut().sender().send_prepared(&more)?;
                     }
                     ws.flush().await?;
                 }
                 None => {
                     // The hub dropped us: too slow.
                     seat = None;
-                    ws.close_with(CloseCode::POLICY_VIOLATION, "too slow").await?;
+                    ws.close(CloseCode::POLICY_VIOLATION, "too slow").await?;
                 }
             },
         }
@@ -148,7 +148,7 @@ async fn command(
     ws: &mut WebSocket<TcpStream>,
     seat: &mut Option<Seat>,
     line: &str,
-) -> Result<(), Error> {
+) -> Result<(), AdapterError> {
     let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
     match verb {
         "join" => {
@@ -186,7 +186,7 @@ async fn command(
 }
 
 /// Reads the request head; serves the page, a 404, or hands the connection to the chat.
-async fn route(mut tcp: TcpStream, hub: Arc<Hub>, id: u64, config: Config) -> Result<(), Error> {
+async fn route(mut tcp: TcpStream, hub: Arc<Hub>, id: u64, config: Config) -> Result<(), AdapterError> {
     tcp.set_nodelay(true)?;
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
@@ -206,9 +206,9 @@ async fn route(mut tcp: TcpStream, hub: Arc<Hub>, id: u64, config: Config) -> Re
     let request = parsed.request();
     if request.headers().has_token("Upgrade", "websocket") {
         // The connection parses the head again (it is small) and checks every rule of RFC 6455 §4.2.1.
-        let mut ws = Connection::server(config);
+        let mut ws = Connection::server(std::time::Instant::now(), config);
         ws.receive(&head);
-        let ws = accept_connection(tcp, ws, accept_all).await?;
+        let ws = WebSocket::accept_connection(tcp, ws, accept_all).await?;
         return chat(&hub, id, ws).await;
     }
     match (request.method(), request.path()) {
@@ -217,7 +217,7 @@ async fn route(mut tcp: TcpStream, hub: Arc<Hub>, id: u64, config: Config) -> Re
     }
 }
 
-async fn respond(tcp: &mut TcpStream, status: &str, content_type: &str, body: &str) -> Result<(), Error> {
+async fn respond(tcp: &mut TcpStream, status: &str, content_type: &str, body: &str) -> Result<(), AdapterError> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()

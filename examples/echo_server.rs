@@ -13,10 +13,10 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use wsmachine::adapters::blocking::WebSocket;
-use wsmachine::adapters::{Error, Message};
+use wsmachine::adapters::{AdapterError, Message};
 use wsmachine::{Accept, Config, Request};
 
-fn serve(stream: TcpStream, deflate: bool) -> Result<(), Error> {
+fn serve(stream: TcpStream, deflate: bool) -> Result<(), AdapterError> {
     stream.set_nodelay(true)?;
     let peer = stream.peer_addr()?;
     let mut config = Config::default();

@@ -9,17 +9,19 @@
 //! driver writes everything once per wakeup. Reading from a connection
 //! pauses while more than 1 MiB of its echoes are unwritten.
 
+use std::time::Instant;
+
 use wsmachine::adapters::mio::{Driver, Handler, Token};
 use wsmachine::{Accept, Config, Connection, Event};
 
 struct Echo;
 
 impl Handler for Echo {
-    fn handle(&mut self, _id: Token, ws: &mut Connection) {
+    fn handle(&mut self, _id: Token, ws: &mut Connection, now: Instant) {
         while let Some((event, mut tx)) = ws.poll_event_with_sender() {
             match event {
                 Event::Request(_) => {
-                    let _ = ws.accept(Accept::new());
+                    let _ = ws.accept(now, Accept::new());
                 }
                 Event::Text(text) => {
                     let _ = tx.send_text(text);

@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use wsmachine::Config;
-use wsmachine::adapters::tokio::accept;
-use wsmachine::adapters::{Error, Message};
+use wsmachine::adapters::tokio::WebSocket;
+use wsmachine::adapters::{AdapterError, Message};
 
-async fn serve(tcp: tokio::net::TcpStream, config: Config) -> Result<(), Error> {
+async fn serve(tcp: tokio::net::TcpStream, config: Config) -> Result<(), AdapterError> {
     tcp.set_nodelay(true)?;
-    let mut ws = accept(tcp, config).await?;
+    let mut ws = WebSocket::accept(tcp, config).await?;
     while let Some(message) = ws.next().await {
         match message? {
             m @ (Message::Text(_) | Message::Binary(_)) => {

@@ -14,21 +14,22 @@
 //! - **Backoff**: after the k-th failure in a row it waits a random time
 //!   between half and all of `min(max, initial × 2^k)` ("equal jitter": the
 //!   delay grows, and clients that lost the same server do not all return
-//!   at the same instant). The jitter comes from the crate's
-//!   [`OsRandom`](wsmachine::random::OsRandom).
+//!   at the same instant). The jitter comes from std's `RandomState`, whose
+//!   keys the OS seeds: no cryptographic strength is needed here.
 //! - **Reset**: once a connection opens, the next failure starts again from
 //!   `initial`.
 //! - **Heartbeat**: the client Pings after 5 s of silence and gives up on a
 //!   server that does not answer within 5 s, which is how a dead server
 //!   behind a live network (no FIN, no RST) is noticed.
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use wsmachine::adapters::Message;
-use wsmachine::adapters::tokio::connect;
-use wsmachine::random::{OsRandom, RandomSource};
+use wsmachine::adapters::tokio::WebSocket;
 use wsmachine::{ClientRequest, Config};
 
 /// Exponential backoff with equal jitter.
@@ -36,21 +37,21 @@ struct Backoff {
     initial: Duration,
     max: Duration,
     failures: u32,
-    random: OsRandom,
+    random: RandomState,
 }
 
 impl Backoff {
     fn new(initial: Duration, max: Duration) -> Self {
-        Backoff { initial, max, failures: 0, random: OsRandom::new().expect("the OS has randomness") }
+        Backoff { initial, max, failures: 0, random: RandomState::new() }
     }
 
     /// The delay before the next attempt, after one more failure.
     fn next_delay(&mut self) -> Duration {
         let ceiling = self.initial.saturating_mul(1u32 << self.failures.min(20)).min(self.max);
         self.failures = self.failures.saturating_add(1);
-        let mut bytes = [0u8; 4];
-        self.random.fill(&mut bytes);
-        let fraction = f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX);
+        let mut hasher = self.random.build_hasher();
+        hasher.write_u32(self.failures);
+        let fraction = f64::from(hasher.finish() as u32) / f64::from(u32::MAX);
         ceiling.mul_f64(0.5 + 0.5 * fraction)
     }
 
@@ -86,7 +87,7 @@ async fn run(options: Options, reports: mpsc::UnboundedSender<Report>) {
     let mut connections = 0;
     loop {
         let request = ClientRequest::new(&options.url).expect("a valid ws:// URL");
-        match connect(request, config.clone()).await {
+        match WebSocket::connect(request, config.clone()).await {
             Ok(mut ws) => {
                 connections += 1;
                 backoff.reset();
@@ -206,13 +207,13 @@ mod tests {
         let mut connections = tokio::task::JoinSet::new();
         while let Ok((tcp, _)) = listener.accept().await {
             connections.spawn(async move {
-                let mut ws = wsmachine::adapters::tokio::accept(tcp, Config::default()).await?;
+                let mut ws = wsmachine::adapters::tokio::WebSocket::accept(tcp, Config::default()).await?;
                 while let Some(m) = ws.next().await {
                     if let m @ Message::Text(_) = m? {
                         ws.send(m).await?;
                     }
                 }
-                Ok::<_, wsmachine::adapters::Error>(())
+                Ok::<_, wsmachine::adapters::AdapterError>(())
             });
         }
     }

@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use wsmachine::Config;
-use wsmachine::adapters::tokio::{accept, client};
-use wsmachine::adapters::{Error, Message};
+use wsmachine::adapters::tokio::WebSocket;
+use wsmachine::adapters::{AdapterError, Message};
+use wsmachine::{CloseCode, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -44,7 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await?;
         let tls = acceptor.accept(tcp).await?;
-        let mut ws = accept(tls, Config::default()).await?;
+        let mut ws = WebSocket::accept(tls, Config::default()).await?;
         while let Some(message) = ws.next().await {
             match message? {
                 m @ (Message::Text(_) | Message::Binary(_)) => ws.send(m).await?,
@@ -52,14 +52,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 _ => {}
             }
         }
-        Ok::<_, Error>(())
+        Ok::<_, AdapterError>(())
     });
 
     // The client: TCP, TLS for "localhost", then the WebSocket handshake.
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     let tls =
         tokio_rustls::TlsConnector::from(Arc::new(client_tls)).connect(ServerName::try_from("localhost")?, tcp).await?;
-    let mut ws = client(format!("wss://localhost:{port}/echo"), Config::default(), tls).await?;
+    let mut ws = WebSocket::client(format!("wss://localhost:{port}/echo"), Config::default(), tls).await?;
     println!("client: open over TLS");
     for text in ["hello", "over", "TLS"] {
         ws.send(Message::text(text)).await?;
@@ -68,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unexpected {other:?}").into()),
         }
     }
-    ws.close().await?;
+    ws.close(CloseCode::NORMAL, "").await?;
     match ws.next().await.transpose()? {
         Some(Message::Close(frame)) => println!("client: closed cleanly {frame:?}"),
         other => return Err(format!("unexpected {other:?}").into()),

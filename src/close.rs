@@ -118,7 +118,7 @@ impl std::error::Error for ClosePayloadError {}
 /// [`CloseCode::NO_STATUS`]).
 ///
 /// ```
-/// use wsmachine::close::{parse_close_payload, CloseCode};
+/// use wsmachine::{CloseCode, __internals::parse_close_payload};
 /// assert_eq!(parse_close_payload(b"\x03\xe8bye"), Ok(Some((CloseCode::NORMAL, "bye"))));
 /// assert_eq!(parse_close_payload(b""), Ok(None));
 /// ```

@@ -39,7 +39,7 @@ pub struct Config {
     /// The most header fields in the opening handshake. Default: 64. A server
     /// answers a request with more with `431 Request Header Fields Too Large`.
     pub max_headers: usize,
-    /// The most room [`receive_buffer`](crate::Connection::receive_buffer)
+    /// The most room [`input_buffer`](crate::Connection::input_buffer)
     /// offers for one read, and so the most one
     /// [`read_from`](crate::Connection::read_from) reads. Default: 64 KiB.
     ///

@@ -6,35 +6,20 @@
 //! spawns nothing, so it runs under any runtime and in tests, byte for byte
 //! reproducibly.
 //!
-//! The caller's loop:
-//!
-//! 1. [`receive`](Connection::receive) what the transport read
-//!    ([`receive_eof`](Connection::receive_eof) at end of file);
-//! 2. [`poll_event`](Connection::poll_event) until it returns `None`;
-//! 3. write [`pending_output`](Connection::pending_output) to the transport
-//!    and report how much was written with
-//!    [`advance_output`](Connection::advance_output);
-//! 4. sleep until [`poll_timeout`](Connection::poll_timeout) at most, then
-//!    call [`handle_timeout`](Connection::handle_timeout);
-//! 5. close the transport when
-//!    [`should_close_transport`](Connection::should_close_transport) says so.
-//!
-//! Peer misbehaviour is never an `Err`: the connection fails itself as RFC
-//! 6455 §7.1.7 says (queues a Close with the right code, moves to CLOSED)
-//! and reports what happened in [`Event::Closed`].
+//! The caller's loop is in [`Connection`]'s docs.
 
 use core::ops::Range;
 use std::time::Instant;
 
 use crate::close::{CloseCode, parse_close_payload};
 use crate::config::Config;
-use crate::error::{DecisionError, Error, HandshakeError, Initiator, ProtocolError, SendError, SendToError};
+use crate::error::{DecisionError, Failure, HandshakeError, Initiator, ProtocolError, RandomError};
 use crate::event::{Closed, Event, Fragment, Open};
 use crate::frame::OpCode;
 use crate::handshake::client::{ClientRequest, Response, check_response};
 use crate::handshake::server::{self, Accept, Reject, Request};
 use crate::handshake::{Head, HeadScanner};
-use crate::message::{MessageKind, PreparedMessage};
+use crate::message::MessageKind;
 use crate::random::{MaskingKeys, OsRandom, RandomSource};
 use crate::receive::{Incoming, Limits, Payload, Receiver};
 use crate::send::{SendSide, SendStatus, Sender};
@@ -60,6 +45,55 @@ pub enum State {
     Closing,
     /// The connection is over: the closing handshake completed, or it failed.
     Closed,
+}
+
+/// What a handshake done elsewhere agreed, for
+/// [`Connection::established`]: the role, the subprotocol and the
+/// permessage-deflate parameters.
+///
+/// ```
+/// # use std::time::Instant;
+/// use wsmachine::{Config, Connection, Established, Role};
+/// let ws = Connection::established(Instant::now(), Established::new(Role::Server).protocol("chat"), Config::default())?;
+/// assert_eq!(ws.protocol(), Some("chat"));
+/// # Ok::<(), wsmachine::RandomError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct Established {
+    role: Role,
+    protocol: Option<String>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateParams>,
+}
+
+impl Established {
+    /// A connection in `role`, with no subprotocol and no extension.
+    pub fn new(role: Role) -> Self {
+        Established {
+            role,
+            protocol: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
+        }
+    }
+
+    /// The subprotocol the handshake chose (`Sec-WebSocket-Protocol`).
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocol = Some(protocol.into());
+        self
+    }
+
+    /// The permessage-deflate parameters the handshake agreed (from
+    /// [`deflate::accept_first`](crate::deflate::accept_first) on a server,
+    /// [`deflate::check_response`](crate::deflate::check_response) on a
+    /// client). Compression level and threshold come from
+    /// [`Config::deflate`] (or its defaults).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, params: crate::deflate::DeflateParams) -> Self {
+        self.deflate = Some(params);
+        self
+    }
 }
 
 /// Where the opening handshake is.
@@ -112,9 +146,9 @@ impl Lifecycle {
     /// error's code if a protocol error made us fail an open connection, and
     /// lets the transport be closed. It does not touch the receive buffers,
     /// so it can run while an event borrows them.
-    fn fail(&mut self, send: &mut SendSide, error: Error) {
-        let code = error.close_code();
-        if let Error::Protocol(e) = &error
+    fn fail(&mut self, send: &mut SendSide, failure: Failure) {
+        let code = failure.close_code();
+        if let Failure::Protocol(e) = &failure
             && send.status == SendStatus::Open
         {
             send.write_close(Some(code), e.reason());
@@ -125,7 +159,7 @@ impl Lifecycle {
             reason: String::new(),
             clean: false,
             initiator: Initiator::Failure,
-            error: Some(error),
+            failure: Some(failure),
         });
         self.transport_closable = true;
     }
@@ -147,8 +181,24 @@ enum Raw {
 
 /// A WebSocket connection, client or server, as a sans-IO state machine.
 ///
-/// See the [module documentation](self) for the loop that drives it and the
-/// [crate documentation](crate) for a complete example.
+/// The caller's loop:
+///
+/// 1. [`receive`](Self::receive) what the transport read
+///    ([`receive_eof`](Self::receive_eof) at end of file);
+/// 2. [`poll_event`](Self::poll_event) until it returns `None`;
+/// 3. write [`output_buffer`](Self::output_buffer) to the transport
+///    and report how much was written with
+///    [`advance_output`](Self::advance_output);
+/// 4. sleep until [`poll_timeout`](Self::poll_timeout) at most, then
+///    call [`handle_timeout`](Self::handle_timeout);
+/// 5. close the transport when
+///    [`should_close_transport`](Self::should_close_transport) says so.
+///
+/// Peer misbehaviour is never an `Err`: the connection fails itself as RFC
+/// 6455 §7.1.7 says (queues a Close with the right code, moves to CLOSED)
+/// and reports what happened in [`Event::Closed`].
+///
+/// The [crate documentation](crate) has a complete example.
 ///
 /// Memory: the value itself is 672 bytes on x86_64 with the `deflate`
 /// feature, 616 without (`tests/memory.rs` checks it stays at most 672). Its buffers grow with the traffic and keep their
@@ -187,7 +237,8 @@ fn awaiting_decision<'a>(stage: &Stage, head: Option<&'a Head>, life: &Lifecycle
 }
 
 impl Connection {
-    fn new(role: Role, config: Config, stage: Stage, masker: Option<Box<MaskingKeys>>) -> Self {
+    fn new(role: Role, config: Config, stage: Stage, masker: Option<Box<MaskingKeys>>, now: Instant) -> Self {
+        let handshake = !matches!(stage, Stage::Done);
         Connection {
             role,
             stage,
@@ -198,7 +249,7 @@ impl Connection {
             protocol: None,
             recv: Receiver::new(role),
             send: SendSide::new(masker, config.fragment_size),
-            timers: Timers::default(),
+            timers: Timers::new(now, handshake, &config),
             life: Lifecycle::default(),
             pings_sent: 0,
             #[cfg(feature = "deflate")]
@@ -207,16 +258,22 @@ impl Connection {
         }
     }
 
-    /// A client that will send `request`; the request is already in
-    /// [`pending_output`](Self::pending_output). Keys come from ChaCha20
+    /// A client that will send `request`, created at `now` (the handshake
+    /// timer starts); the request is already in
+    /// [`output_buffer`](Self::output_buffer). Keys come from ChaCha20
     /// seeded by the operating system, which is the only thing that can fail.
-    pub fn client(request: ClientRequest, config: Config) -> Result<Self, getrandom::Error> {
-        Ok(Self::client_with_random(request, config, OsRandom::new()?))
+    pub fn client(now: Instant, request: ClientRequest, config: Config) -> Result<Self, RandomError> {
+        Ok(Self::client_with_random(now, request, config, OsRandom::new()?))
     }
 
     /// A client whose handshake key and masking keys come from `random`
     /// (for reproducible tests; production code wants [`client`](Self::client)).
-    pub fn client_with_random(request: ClientRequest, config: Config, random: impl RandomSource + 'static) -> Self {
+    pub fn client_with_random(
+        now: Instant,
+        request: ClientRequest,
+        config: Config,
+        random: impl RandomSource + 'static,
+    ) -> Self {
         #[cfg(feature = "deflate")]
         let request = {
             let mut request = request;
@@ -225,8 +282,8 @@ impl Connection {
             }
             request
         };
-        let mut conn =
-            Connection::new(Role::Client, config, Stage::AwaitingRequest, Some(Box::new(MaskingKeys::new(random))));
+        let masker = Some(Box::new(MaskingKeys::new(random)) as Box<MaskingKeys>);
+        let mut conn = Connection::new(Role::Client, config, Stage::AwaitingRequest, masker, now);
         let mut key = [0u8; 16];
         conn.send.random_bytes(&mut key);
         conn.send.out.extend_with(|out| request.write(out, &key));
@@ -234,33 +291,53 @@ impl Connection {
         conn
     }
 
-    /// A server waiting for a handshake request.
-    pub fn server(config: Config) -> Self {
-        Connection::new(Role::Server, config, Stage::AwaitingRequest, None)
+    /// A server waiting for a handshake request, created at `now` (the
+    /// handshake timer starts).
+    pub fn server(now: Instant, config: Config) -> Self {
+        Connection::new(Role::Server, config, Stage::AwaitingRequest, None, now)
     }
 
-    /// A connection that is already OPEN, for when something else did the
-    /// handshake (an HTTP server's upgrade handler, an HTTP/2 extended
-    /// CONNECT stream, a proxy). No [`Event::Open`] is reported.
-    pub fn established(role: Role, config: Config) -> Result<Self, getrandom::Error> {
-        let random = match role {
-            Role::Client => Some(OsRandom::new()?),
+    /// A connection that is already OPEN at `now`, for when something else
+    /// did the handshake (an HTTP server's upgrade handler, an HTTP/2
+    /// extended CONNECT stream, a proxy): `established` says the role and
+    /// what was negotiated. No [`Event::Open`] is reported. A client seeds
+    /// its masking keys from the operating system, which is the only thing
+    /// that can fail.
+    pub fn established(now: Instant, established: Established, config: Config) -> Result<Self, RandomError> {
+        let masker = match established.role {
+            Role::Client => Some(Box::new(MaskingKeys::new(OsRandom::new()?)) as Box<MaskingKeys>),
             Role::Server => None,
         };
-        Ok(Self::established_inner(role, config, random.map(|r| Box::new(MaskingKeys::new(r)) as Box<MaskingKeys>)))
+        Ok(Self::established_inner(now, established, config, masker))
     }
 
     /// Like [`established`](Self::established), with the given random
     /// source for a client's masking keys (ignored for a server).
-    pub fn established_with_random(role: Role, config: Config, random: impl RandomSource + 'static) -> Self {
-        let masker = (role == Role::Client).then(|| Box::new(MaskingKeys::new(random)) as Box<MaskingKeys>);
-        Self::established_inner(role, config, masker)
+    pub fn established_with_random(
+        now: Instant,
+        established: Established,
+        config: Config,
+        random: impl RandomSource + 'static,
+    ) -> Self {
+        let masker = (established.role == Role::Client).then(|| Box::new(MaskingKeys::new(random)) as Box<MaskingKeys>);
+        Self::established_inner(now, established, config, masker)
     }
 
-    fn established_inner(role: Role, config: Config, masker: Option<Box<MaskingKeys>>) -> Self {
-        let mut conn = Connection::new(role, config, Stage::Done, masker);
+    fn established_inner(
+        now: Instant,
+        established: Established,
+        config: Config,
+        masker: Option<Box<MaskingKeys>>,
+    ) -> Self {
+        let mut conn = Connection::new(established.role, config, Stage::Done, masker, now);
         conn.send.status = SendStatus::Open;
         conn.recv.start_frames();
+        conn.timers.on_open(now);
+        conn.protocol = established.protocol;
+        #[cfg(feature = "deflate")]
+        if let Some(params) = established.deflate {
+            conn.enable_deflate(params);
+        }
         conn
     }
 
@@ -313,35 +390,38 @@ impl Connection {
 
     /// Room to read the next bytes from the transport into, so that they
     /// land in the receive buffer without a copy: read into it, then report
-    /// the count with [`received`](Self::received) (an end of file with
-    /// [`receive_eof`](Self::receive_eof)). [`read_from`](Self::read_from)
-    /// does the three steps for an [`io::Read`](std::io::Read).
+    /// the count with [`advance_input`](Self::advance_input) (an end of file
+    /// with [`receive_eof`](Self::receive_eof)). [`read_from`](Self::read_from)
+    /// does the three steps for an [`io::Read`](std::io::Read). The pair
+    /// mirrors [`output_buffer`](Self::output_buffer) and
+    /// [`advance_output`](Self::advance_output).
     ///
     /// The room is at least 4 KiB (or `max_read_size`, if smaller). It grows, up to
     /// [`Config::max_read_size`] (64 KiB by default), while reads fill
     /// it, so a busy connection reads in large pieces and a quiet one holds
     /// little; [`shrink_buffers`](Self::shrink_buffers) releases it. The
     /// bytes in it are whatever was there before (never uninitialized
-    /// memory): only the first `n` reported to `received` are looked at.
+    /// memory): only the first `n` reported to `advance_input` are looked at.
     ///
     /// ```
-    /// # use wsmachine::{Config, Connection, Event, Role};
-    /// # let mut ws = Connection::established(Role::Server, Config::default()).unwrap();
+    /// # use std::time::Instant;
+    /// # use wsmachine::{Config, Connection, Established, Event, Role};
+    /// # let mut ws = Connection::established(Instant::now(), Established::new(Role::Server), Config::default()).unwrap();
     /// let frame = [0x82, 0x82, 1, 2, 3, 4, 0x2a ^ 1, 0x2b ^ 2]; // a masked binary frame
-    /// let room = ws.receive_buffer();
+    /// let room = ws.input_buffer();
     /// room[..frame.len()].copy_from_slice(&frame); // a transport's read
-    /// ws.received(frame.len());
+    /// ws.advance_input(frame.len());
     /// assert!(matches!(ws.poll_event(), Some(Event::Binary(&[0x2a, 0x2b]))));
     /// ```
-    pub fn receive_buffer(&mut self) -> &mut [u8] {
+    pub fn input_buffer(&mut self) -> &mut [u8] {
         self.recv.spare(self.config.max_read_size)
     }
 
-    /// Reports that `n` bytes were read into [`receive_buffer`](Self::receive_buffer).
+    /// Reports that `n` bytes were read into [`input_buffer`](Self::input_buffer).
     /// As with [`receive`](Self::receive), nothing is parsed until
     /// [`poll_event`](Self::poll_event), and bytes after a Close frame or
     /// after the connection closed are discarded. `n` is capped at the room's length.
-    pub fn received(&mut self, n: usize) {
+    pub fn advance_input(&mut self, n: usize) {
         if self.life.closed.is_some() || self.life.eof || n == 0 {
             return;
         }
@@ -350,17 +430,17 @@ impl Connection {
     }
 
     /// Reads once from `transport` straight into the receive buffer (see
-    /// [`receive_buffer`](Self::receive_buffer)) and returns the number of
+    /// [`input_buffer`](Self::input_buffer)) and returns the number of
     /// bytes read, as [`io::Read::read`](std::io::Read::read) does. A read of
     /// 0 bytes is the end of file and is reported with
     /// [`receive_eof`](Self::receive_eof). Errors (including `WouldBlock`)
     /// are returned as they are and change nothing.
     pub fn read_from<R: std::io::Read + ?Sized>(&mut self, transport: &mut R) -> std::io::Result<usize> {
-        let n = transport.read(self.receive_buffer())?;
+        let n = transport.read(self.input_buffer())?;
         if n == 0 {
             self.receive_eof();
         } else {
-            self.received(n);
+            self.advance_input(n);
         }
         Ok(n)
     }
@@ -380,6 +460,7 @@ impl Connection {
     /// The next event, if any. Events borrow the connection: drop the event
     /// before calling another method.
     #[inline]
+    #[must_use = "events carry the messages, and polling is what advances the connection"]
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
         self.poll_event_with_sender().map(|(event, _)| event)
     }
@@ -388,8 +469,9 @@ impl Connection {
     /// event borrows can be sent without copying it first:
     ///
     /// ```
-    /// # use wsmachine::{Config, Connection, Event, Role};
-    /// # let mut ws = Connection::established(Role::Server, Config::default()).unwrap();
+    /// # use std::time::Instant;
+    /// # use wsmachine::{Config, Connection, Established, Event, Role};
+    /// # let mut ws = Connection::established(Instant::now(), Established::new(Role::Server), Config::default()).unwrap();
     /// # ws.receive(&[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]);
     /// while let Some((event, mut tx)) = ws.poll_event_with_sender() {
     ///     match event {
@@ -398,9 +480,10 @@ impl Connection {
     ///         _ => {}
     ///     }
     /// }
-    /// assert_eq!(ws.pending_output(), b"\x81\x02hi");
+    /// assert_eq!(ws.output_buffer(), b"\x81\x02hi");
     /// ```
     #[inline]
+    #[must_use = "events carry the messages, and polling is what advances the connection"]
     pub fn poll_event_with_sender(&mut self) -> Option<(Event<'_>, Sender<'_>)> {
         // The common case, a whole single-frame message at the front of the
         // receive buffer on an open connection, skips the general path
@@ -436,7 +519,7 @@ impl Connection {
     /// here (a failure fails the connection with 1007, RFC 6455 §8.1).
     #[inline]
     fn message_event(&mut self, kind: MessageKind, range: Range<usize>) -> Option<(Event<'_>, Sender<'_>)> {
-        let Connection { recv, send, life, .. } = self;
+        let Connection { recv, send, life, timers, config, .. } = self;
         let data = &recv.buf[range];
         let event = match kind {
             MessageKind::Binary => Event::Binary(data),
@@ -445,7 +528,7 @@ impl Connection {
                 Err(e) => Event::Closed(life.fail_text(send, e.valid_up_to() as u64)?),
             },
         };
-        Some((event, Sender { side: send }))
+        Some((event, Sender::new(send, timers, config)))
     }
 
     fn next_raw(&mut self) -> Option<Raw> {
@@ -477,8 +560,8 @@ impl Connection {
     }
 
     /// Fails the connection and reports it now.
-    fn fail_now(&mut self, error: Error) -> Option<Raw> {
-        self.life.fail(&mut self.send, error);
+    fn fail_now(&mut self, failure: Failure) -> Option<Raw> {
+        self.life.fail(&mut self.send, failure);
         self.life.reported = true;
         Some(Raw::Closed)
     }
@@ -530,6 +613,7 @@ impl Connection {
                 self.stage = Stage::Done;
                 self.recv.start_frames();
                 self.send.status = SendStatus::Open;
+                self.timers.on_open(self.timers.now());
                 self.drop_head = true;
                 Some(Raw::Open)
             }
@@ -588,12 +672,10 @@ impl Connection {
         check_response(&ext, &policy).map(Some).map_err(|e| HandshakeError::InvalidExtension(e.to_string()))
     }
 
-    /// Turns on permessage-deflate with agreed `params`: for a connection
-    /// created with [`established`](Self::established) whose handshake (done
-    /// elsewhere) negotiated it. Compression level and threshold come from
-    /// [`Config::deflate`] (or its defaults).
+    /// Turns on permessage-deflate with agreed `params`; compression level
+    /// and threshold come from [`Config::deflate`] (or its defaults).
     #[cfg(feature = "deflate")]
-    pub fn enable_deflate(&mut self, params: crate::deflate::DeflateParams) {
+    fn enable_deflate(&mut self, params: crate::deflate::DeflateParams) {
         let policy = self.config.deflate.clone().unwrap_or_default();
         let (ours, theirs) = match self.role {
             Role::Server => (
@@ -628,7 +710,7 @@ impl Connection {
     fn poll_frames(&mut self) -> Option<Raw> {
         let incoming = match self.recv.next(self.limits()) {
             Err(e) => return self.fail_now(e.into()),
-            Ok(None) if self.life.eof => return self.fail_now(Error::UnexpectedEof),
+            Ok(None) if self.life.eof => return self.fail_now(Failure::UnexpectedEof),
             Ok(None) => return None,
             Ok(Some(incoming)) => incoming,
         };
@@ -672,13 +754,15 @@ impl Connection {
             reason,
             clean: true,
             initiator,
-            error: None,
+            failure: None,
         });
         self.life.reported = true;
         // §7.1.1: the server closes the transport first; a client waits for
         // it (bounded by the close timeout).
         if self.role == Role::Server || self.life.eof {
             self.life.transport_closable = true;
+        } else {
+            self.timers.on_awaiting_eof(&self.config);
         }
         Some(Raw::Closed)
     }
@@ -692,6 +776,8 @@ impl Connection {
             head,
             protocol,
             role,
+            timers,
+            config,
             #[cfg(feature = "deflate")]
             deflate,
             ..
@@ -725,7 +811,7 @@ impl Connection {
             Raw::Pong(r) => Event::Pong(&recv.buf[r]),
             Raw::Closed => Event::Closed(life.closed.as_deref()?),
         };
-        Some((event, Sender { side: send }))
+        Some((event, Sender::new(send, timers, config)))
     }
 
     // ----- the server's decision -----
@@ -735,9 +821,10 @@ impl Connection {
         awaiting_decision(&self.stage, self.head.as_deref(), &self.life)
     }
 
-    /// Server: accepts the pending request; the connection is OPEN and an
+    /// Server: accepts the pending request at `now` (the heartbeat, if
+    /// configured, counts from here); the connection is OPEN and an
     /// [`Event::Open`] follows. The subprotocol must be one the client offered.
-    pub fn accept(&mut self, accept: Accept) -> Result<(), DecisionError> {
+    pub fn accept(&mut self, now: Instant, accept: Accept) -> Result<(), DecisionError> {
         // As `pending_request`, borrowing only the fields it reads: the
         // response is written into `self.send` while the request is borrowed.
         let head = awaiting_decision(&self.stage, self.head.as_deref(), &self.life).ok_or(DecisionError::NoRequest)?;
@@ -763,13 +850,15 @@ impl Connection {
         self.stage = Stage::Done;
         self.recv.start_frames();
         self.send.status = SendStatus::Open;
+        self.timers.on_open(now);
         self.open_pending = true;
         Ok(())
     }
 
     /// Server: rejects the pending request with an HTTP response. An
     /// [`Event::Closed`] follows; close the transport once the response is
-    /// written.
+    /// written ([`should_close_transport`](Self::should_close_transport)).
+    /// Starts no timer.
     pub fn reject(&mut self, reject: Reject) -> Result<(), DecisionError> {
         self.pending_request().ok_or(DecisionError::NoRequest)?;
         self.send.out.extend_with(|out| server::write_reject(out, &reject))?;
@@ -779,7 +868,7 @@ impl Connection {
             reason: String::new(),
             clean: false,
             initiator: Initiator::Local,
-            error: None,
+            failure: None,
         });
         self.life.transport_closable = true;
         Ok(())
@@ -787,122 +876,56 @@ impl Connection {
 
     // ----- sending -----
 
-    /// The sending half; every one of its methods is also on `Connection`.
+    /// The sending half: the one way to send messages, Pings, Pongs and the
+    /// Close. [`poll_event_with_sender`](Self::poll_event_with_sender) lends
+    /// the same view beside an event.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use wsmachine::{Config, Connection, Established, Role};
+    /// let mut ws = Connection::established(Instant::now(), Established::new(Role::Server), Config::default())?;
+    /// ws.sender().send_text("hello")?;
+    /// assert_eq!(ws.output_buffer(), b"\x81\x05hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
+    #[must_use = "a sender sends nothing until one of its methods is called"]
     pub fn sender(&mut self) -> Sender<'_> {
-        Sender { side: &mut self.send }
-    }
-
-    /// Sends a text message. See [`Sender::send_text`].
-    #[inline]
-    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.sender().send_text(text)
-    }
-
-    /// Sends a binary message. See [`Sender::send_binary`].
-    #[inline]
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.sender().send_binary(data)
-    }
-
-    /// Sends a message of either kind. See [`Sender::send`].
-    #[inline]
-    pub fn send(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
-        self.sender().send(kind, payload)
-    }
-
-    /// Sends a message straight to a transport. See [`Sender::send_to`].
-    #[inline]
-    pub fn send_to<W: std::io::Write + ?Sized>(
-        &mut self,
-        kind: MessageKind,
-        payload: &[u8],
-        transport: &mut W,
-    ) -> Result<usize, SendToError> {
-        self.sender().send_to(kind, payload, transport)
-    }
-
-    /// Sends text straight to a transport. See [`Sender::send_text_to`].
-    #[inline]
-    pub fn send_text_to<W: std::io::Write + ?Sized>(
-        &mut self,
-        text: &str,
-        transport: &mut W,
-    ) -> Result<usize, SendToError> {
-        self.sender().send_text_to(text, transport)
-    }
-
-    /// Sends a prepared message. See [`Sender::send_prepared`].
-    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
-        self.sender().send_prepared(message)
-    }
-
-    /// Starts a streamed message. See [`Sender::begin_message`].
-    pub fn begin_message(&mut self, kind: MessageKind) -> Result<(), SendError> {
-        self.sender().begin_message(kind)
-    }
-
-    /// Sends a fragment of a streamed message. See [`Sender::send_fragment`].
-    pub fn send_fragment(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.sender().send_fragment(data)
-    }
-
-    /// Ends a streamed message. See [`Sender::finish_message`].
-    pub fn finish_message(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.sender().finish_message(data)
-    }
-
-    /// Sends a Ping. See [`Sender::ping`].
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.sender().ping(payload)
-    }
-
-    /// Sends an unsolicited Pong. See [`Sender::pong`].
-    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.sender().pong(payload)
-    }
-
-    /// Starts the closing handshake. See [`Sender::close`].
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        self.sender().close(code, reason)
+        Sender::new(&mut self.send, &mut self.timers, &self.config)
     }
 
     // ----- bytes out -----
 
-    /// Bytes to write to the transport, in order. Write as much as the
-    /// transport takes, then call [`advance_output`](Self::advance_output).
+    /// Bytes to write to the transport, in order; its length is the figure
+    /// for backpressure (the browser API's `bufferedAmount`). Write as much
+    /// as the transport takes, then call [`advance_output`](Self::advance_output).
     #[inline]
-    pub fn pending_output(&self) -> &[u8] {
+    pub fn output_buffer(&self) -> &[u8] {
         self.send.pending()
     }
 
-    /// Marks the first `n` bytes of [`pending_output`](Self::pending_output)
+    /// Marks the first `n` bytes of [`output_buffer`](Self::output_buffer)
     /// as written.
     #[inline]
     pub fn advance_output(&mut self, n: usize) {
         self.send.advance(n);
     }
 
-    /// Writes [`pending_output`](Self::pending_output) to `transport` until
+    /// Writes [`output_buffer`](Self::output_buffer) to `transport` until
     /// all of it is written or the transport takes no more now
     /// (`WouldBlock`, or a write of zero bytes), and returns the number of
     /// bytes written; `Interrupted` is retried. A convenience for blocking
-    /// and readiness-based transports; [`pending_output`](Self::pending_output)
-    /// and [`advance_output`](Self::advance_output) do the same by hand.
+    /// and readiness-based transports, the mirror of
+    /// [`read_from`](Self::read_from).
     pub fn write_to<W: std::io::Write + ?Sized>(&mut self, transport: &mut W) -> std::io::Result<usize> {
         self.send.write_pending_to(transport)
-    }
-
-    /// The number of bytes waiting to be written: the figure for backpressure.
-    #[inline]
-    pub fn buffered_amount(&self) -> usize {
-        self.send.pending().len()
     }
 
     /// Whether the caller should close the transport now: the connection is
     /// over and its output is written. A server closes right after the
     /// closing handshake; a client waits for the server to close first
     /// (RFC 6455 §7.1.1), at most [`Config::close_timeout`].
+    #[must_use]
     pub fn should_close_transport(&self) -> bool {
         self.life.transport_closable && self.send.pending().is_empty()
     }
@@ -910,10 +933,11 @@ impl Connection {
     // ----- time -----
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called,
-    /// or `None` if no timer runs. A time in the past means "now".
-    ///
-    /// Timers start once the connection has been given the time: call
-    /// `handle_timeout(now)` once after creating it.
+    /// or `None` if no timer runs. Each timer is armed when it starts, at
+    /// the `now` its call was given (see the [`timers`](crate#time) section
+    /// of the crate docs), so this is always a real deadline; it is in the
+    /// past only if the caller is late.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.deadline(self.phase(), &self.config)
     }
@@ -937,14 +961,14 @@ impl Connection {
                     if matches!(self.stage, Stage::AwaitingRequest) {
                         let _ = self.send.out.extend_with(|out| server::write_reject(out, &Reject::status(408)));
                     }
-                    self.life.fail(&mut self.send, Error::HandshakeTimeout);
+                    self.life.fail(&mut self.send, Failure::HandshakeTimeout);
                 }
                 Expired::Ping => {
                     self.pings_sent = self.pings_sent.wrapping_add(1);
                     self.send.write_frame(OpCode::Ping, true, &self.pings_sent.to_be_bytes());
                 }
-                Expired::Pong => self.life.fail(&mut self.send, Error::PongTimeout),
-                Expired::Close => self.life.fail(&mut self.send, Error::CloseTimeout),
+                Expired::Pong => self.life.fail(&mut self.send, Failure::PongTimeout),
+                Expired::Close => self.life.fail(&mut self.send, Failure::CloseTimeout),
                 Expired::Eof => self.life.transport_closable = true,
             }
         }

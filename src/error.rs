@@ -3,23 +3,27 @@
 //! Two kinds of failure are kept apart, as RFC 6455 §7.1.7 suggests:
 //!
 //! - What the **peer** did wrong, or what happened to the connection
-//!   ([`Error`], with [`ProtocolError`] and [`HandshakeError`]). These never
+//!   ([`Failure`], with [`ProtocolError`] and [`HandshakeError`]). These never
 //!   come back as an `Err` from `receive`: the connection fails itself, sends
-//!   the right close code or HTTP status, and reports the error in
+//!   the right close code or HTTP status, and reports the failure in
 //!   [`Event::Closed`](crate::Event::Closed).
 //! - What the **caller** asked for that cannot be done ([`SendError`],
 //!   [`DecisionError`], [`RequestError`]): sending in the wrong state, invalid
 //!   arguments. These are returned as `Err`, and the connection is unchanged.
+//!
+//! [`RandomError`] is the one thing outside both: the operating system could
+//! not seed a client's random source.
 
 use core::fmt;
 
 use crate::close::{CloseCode, ClosePayloadError};
-use crate::frame::{FrameError, OpCode};
+use crate::frame::OpCode;
 
-/// Why a connection ended other than by a clean closing handshake.
+/// Why a connection ended other than by a clean closing handshake: it
+/// *failed* (RFC 6455 §7.1.7), timed out, or the transport ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Error {
+pub enum Failure {
     /// The peer broke the framing rules (RFC 6455 §5, §7.1.7).
     Protocol(ProtocolError),
     /// The opening handshake failed (RFC 6455 §4).
@@ -37,41 +41,66 @@ pub enum Error {
     UnexpectedEof,
 }
 
-impl Error {
-    /// The close code reported for this error, which is also the code sent in
-    /// our Close frame when one could be sent.
+impl Failure {
+    /// The close code reported for this failure, which is also the code sent
+    /// in our Close frame when one could be sent.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Error::Protocol(e) => e.close_code(),
+            Failure::Protocol(e) => e.close_code(),
             _ => CloseCode::ABNORMAL,
         }
     }
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Protocol(e) => write!(f, "protocol error: {e}"),
-            Error::Handshake(e) => write!(f, "handshake failed: {e}"),
-            Error::HandshakeTimeout => f.write_str("opening handshake timed out"),
-            Error::PongTimeout => f.write_str("no pong received in time"),
-            Error::CloseTimeout => f.write_str("closing handshake timed out"),
-            Error::UnexpectedEof => f.write_str("transport closed without a close frame"),
+            Failure::Protocol(_) => f.write_str("the peer broke the protocol"),
+            Failure::Handshake(_) => f.write_str("the opening handshake failed"),
+            Failure::HandshakeTimeout => f.write_str("opening handshake timed out"),
+            Failure::PongTimeout => f.write_str("no pong received in time"),
+            Failure::CloseTimeout => f.write_str("closing handshake timed out"),
+            Failure::UnexpectedEof => f.write_str("transport closed without a close frame"),
         }
     }
 }
 
-impl std::error::Error for Error {}
-
-impl From<ProtocolError> for Error {
-    fn from(e: ProtocolError) -> Self {
-        Error::Protocol(e)
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Failure::Protocol(e) => Some(e),
+            Failure::Handshake(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
-impl From<HandshakeError> for Error {
+impl From<ProtocolError> for Failure {
+    fn from(e: ProtocolError) -> Self {
+        Failure::Protocol(e)
+    }
+}
+
+impl From<HandshakeError> for Failure {
     fn from(e: HandshakeError) -> Self {
-        Error::Handshake(e)
+        Failure::Handshake(e)
+    }
+}
+
+/// The operating system could not seed a client's random source (for the
+/// handshake key and the masking keys, RFC 6455 §4.1, §5.3).
+#[derive(Debug)]
+pub struct RandomError(pub(crate) getrandom::Error);
+
+impl fmt::Display for RandomError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot seed the random source from the operating system")
+    }
+}
+
+impl std::error::Error for RandomError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
     }
 }
 
@@ -80,8 +109,10 @@ impl From<HandshakeError> for Error {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolError {
-    /// Reserved opcode or a 64-bit length with the high bit set (§5.2).
-    Frame(FrameError),
+    /// A reserved opcode (§5.2: "reserved for further ... frames").
+    ReservedOpcode(u8),
+    /// A 64-bit payload length with its most significant bit set (§5.2).
+    InvalidLength,
     /// RSV bits set that no negotiated extension defines (§5.2). The value
     /// holds the bits as in [`FrameHeader::rsv`](crate::frame::FrameHeader::rsv).
     ReservedBits(u8),
@@ -145,8 +176,8 @@ impl ProtocolError {
     /// A short reason sent in our Close frame (always under 123 bytes).
     pub(crate) fn reason(&self) -> &'static str {
         match self {
-            ProtocolError::Frame(FrameError::ReservedOpcode(_)) => "reserved opcode",
-            ProtocolError::Frame(FrameError::LengthMsbSet) => "invalid payload length",
+            ProtocolError::ReservedOpcode(_) => "reserved opcode",
+            ProtocolError::InvalidLength => "invalid payload length",
             ProtocolError::ReservedBits(_) => "reserved bits set",
             ProtocolError::UnmaskedFrame => "client frame not masked",
             ProtocolError::MaskedFrame => "server frame masked",
@@ -166,7 +197,8 @@ impl ProtocolError {
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProtocolError::Frame(e) => fmt::Display::fmt(e, f),
+            ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
+            ProtocolError::InvalidLength => f.write_str("64-bit payload length with the high bit set"),
             ProtocolError::ReservedBits(bits) => write!(f, "RSV bits {bits:#05b} set without an extension"),
             ProtocolError::UnmaskedFrame => f.write_str("client sent an unmasked frame"),
             ProtocolError::MaskedFrame => f.write_str("server sent a masked frame"),
@@ -193,7 +225,14 @@ impl fmt::Display for ProtocolError {
     }
 }
 
-impl std::error::Error for ProtocolError {}
+impl std::error::Error for ProtocolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProtocolError::InvalidClose(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// A failed opening handshake (RFC 6455 §4).
 ///
@@ -294,7 +333,7 @@ impl std::error::Error for HandshakeError {}
 /// [`Closed::initiator`](crate::Closed::initiator).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Initiator {
-    /// We called [`close`](crate::Connection::close).
+    /// We called [`close`](crate::Sender::close).
     Local,
     /// The peer sent a Close frame (which was answered automatically).
     Peer,
@@ -343,17 +382,24 @@ impl fmt::Display for SendError {
     }
 }
 
-impl std::error::Error for SendError {}
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::InvalidClose(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
-/// Why [`Sender::send_to`](crate::Sender::send_to) or
-/// [`Connection::write_to`](crate::Connection::write_to) stopped.
+/// Why [`Sender::send_binary_to`](crate::Sender::send_binary_to) or
+/// [`Sender::send_text_to`](crate::Sender::send_text_to) stopped.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SendToError {
     /// The message cannot be sent; nothing was queued or written.
     Send(SendError),
     /// The transport failed. The message was accepted: what the transport
-    /// did not take is queued in [`pending_output`](crate::Connection::pending_output),
+    /// did not take is queued in [`output_buffer`](crate::Connection::output_buffer),
     /// nothing is lost.
     Io(std::io::Error),
 }
@@ -362,7 +408,7 @@ impl fmt::Display for SendToError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendToError::Send(e) => fmt::Display::fmt(e, f),
-            SendToError::Io(e) => write!(f, "writing to the transport: {e}"),
+            SendToError::Io(_) => f.write_str("writing to the transport failed"),
         }
     }
 }
@@ -370,7 +416,8 @@ impl fmt::Display for SendToError {
 impl std::error::Error for SendToError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            SendToError::Send(e) => Some(e),
+            // Transparent: the send error is this error.
+            SendToError::Send(e) => e.source(),
             SendToError::Io(e) => Some(e),
         }
     }

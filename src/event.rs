@@ -9,7 +9,7 @@
 //! [`Connection::poll_event_with_sender`]: crate::Connection::poll_event_with_sender
 
 use crate::close::CloseCode;
-use crate::error::{Error, Initiator};
+use crate::error::{Failure, Initiator};
 use crate::handshake::Head;
 use crate::handshake::client::Response;
 use crate::handshake::server::Request;
@@ -17,6 +17,7 @@ use crate::message::MessageKind;
 
 /// Something that happened on a connection.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// Server: a valid handshake request. Decide with
     /// [`Connection::accept`](crate::Connection::accept) or
@@ -46,6 +47,7 @@ pub enum Event<'a> {
 
 /// A piece of a data message delivered in streaming mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Fragment<'a> {
     /// The message's kind (the same for all its pieces).
     pub kind: MessageKind,
@@ -59,6 +61,7 @@ pub struct Fragment<'a> {
 
 /// Details of an opened connection.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Open<'a> {
     pub(crate) protocol: Option<&'a str>,
     pub(crate) head: Option<&'a Head>,
@@ -93,6 +96,7 @@ impl<'a> Open<'a> {
 
 /// How a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Closed {
     /// The peer's close code after a closing handshake (1005 if its Close had
     /// none); the code we sent when the connection failed on a protocol
@@ -106,5 +110,5 @@ pub struct Closed {
     /// Who started the close.
     pub initiator: Initiator,
     /// What went wrong, when the connection failed.
-    pub error: Option<Error>,
+    pub failure: Option<Failure>,
 }

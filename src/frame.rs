@@ -114,6 +114,15 @@ impl fmt::Display for FrameError {
 
 impl std::error::Error for FrameError {}
 
+impl From<FrameError> for crate::error::ProtocolError {
+    fn from(e: FrameError) -> Self {
+        match e {
+            FrameError::ReservedOpcode(op) => crate::error::ProtocolError::ReservedOpcode(op),
+            FrameError::LengthMsbSet => crate::error::ProtocolError::InvalidLength,
+        }
+    }
+}
+
 impl FrameHeader {
     /// Decodes a header from the start of `buf`.
     ///
@@ -123,7 +132,7 @@ impl FrameHeader {
     /// forbid receiving them.
     ///
     /// ```
-    /// use wsmachine::frame::{FrameHeader, OpCode};
+    /// use wsmachine::{OpCode, __internals::FrameHeader};
     /// // RFC 6455 §5.7: unmasked "Hello".
     /// let (h, n) = FrameHeader::decode(&[0x81, 0x05, b'H']).unwrap().unwrap();
     /// assert_eq!((h.opcode, h.fin, h.payload_len, n), (OpCode::Text, true, 5, 2));
@@ -216,7 +225,7 @@ impl FrameHeader {
 
     /// Appends the encoded header to `out`.
     #[inline]
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    pub fn append_to(&self, out: &mut Vec<u8>) {
         let mut buf = [0u8; MAX_HEADER_LEN];
         let n = self.encode(&mut buf);
         out.extend_from_slice(&buf[..n]);

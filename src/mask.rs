@@ -24,7 +24,7 @@ const SIMD_MIN: usize = 128;
 /// run time; otherwise, and for short payloads, a word-at-a-time loop runs.
 ///
 /// ```
-/// use wsmachine::mask::apply_mask;
+/// use wsmachine::__internals::apply_mask;
 /// let key = [0x37, 0xfa, 0x21, 0x3d];
 /// // "Hello" masked with this key, as in RFC 6455 §5.7.
 /// let mut data = [0x7f, 0x9f, 0x4d, 0x51, 0x58];

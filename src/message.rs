@@ -29,14 +29,16 @@ impl MessageKind {
 /// again (a prepared message still works there, it just saves nothing).
 ///
 /// ```
-/// use wsmachine::{Config, Connection, PreparedMessage, Role};
+/// use std::time::Instant;
+/// use wsmachine::{Config, Connection, Established, PreparedMessage, Role};
 /// let msg = PreparedMessage::text("tick");
+/// let now = Instant::now();
 /// let mut peers: Vec<Connection> = (0..3)
-///     .map(|_| Connection::established(Role::Server, Config::default()).unwrap())
+///     .map(|_| Connection::established(now, Established::new(Role::Server), Config::default()).unwrap())
 ///     .collect();
 /// for peer in &mut peers {
-///     peer.send_prepared(&msg).unwrap();
-///     assert_eq!(peer.pending_output(), b"\x81\x04tick");
+///     peer.sender().send_prepared(&msg).unwrap();
+///     assert_eq!(peer.output_buffer(), b"\x81\x04tick");
 /// }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +63,7 @@ impl PreparedMessage {
         let header =
             FrameHeader { fin: true, rsv: 0, opcode: kind.opcode(), mask: None, payload_len: payload.len() as u64 };
         let mut frame = Vec::with_capacity(header.encoded_len() + payload.len());
-        header.write_to(&mut frame);
+        header.append_to(&mut frame);
         let header_len = frame.len();
         frame.extend_from_slice(payload);
         PreparedMessage { kind, frame, header_len }

@@ -1,7 +1,7 @@
 //! The output buffer: bytes written for the transport and not yet taken.
 //!
 //! Frames are appended at the end and the caller takes bytes from the front
-//! ([`Connection::pending_output`] / [`Connection::advance_output`]). The
+//! ([`Connection::output_buffer`] / [`Connection::advance_output`]). The
 //! buffer's room past the pending bytes stays initialized once written, as
 //! the receive buffer's does: a frame is written into it in place, and a
 //! client's payload is masked straight into it in one pass
@@ -12,7 +12,7 @@
 //! connection that keeps up with its transport reuses the same few
 //! kilobytes, in cache.
 //!
-//! [`Connection::pending_output`]: crate::Connection::pending_output
+//! [`Connection::output_buffer`]: crate::Connection::output_buffer
 //! [`Connection::advance_output`]: crate::Connection::advance_output
 
 use crate::mask::mask_into;

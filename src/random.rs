@@ -2,7 +2,7 @@
 //!
 //! The RFC requires masking keys to be unpredictable, "derived from a strong
 //! source of entropy". By default a connection uses ChaCha20 seeded from the
-//! operating system ([`OsRandom`]); a server never needs randomness, so it
+//! operating system (`OsRandom`); a server never needs randomness, so it
 //! never seeds one. Tests and fuzzers inject a [`SeededRandom`] (the same
 //! generator with a fixed seed) or any [`RandomSource`] to get reproducible
 //! bytes.
@@ -20,13 +20,13 @@ pub trait RandomSource: Send {
 }
 
 /// ChaCha20 seeded from the operating system: the default source.
-pub struct OsRandom(ChaCha20Rng);
+pub(crate) struct OsRandom(ChaCha20Rng);
 
 impl OsRandom {
     /// Seeds a new generator from the operating system's entropy source.
-    pub fn new() -> Result<Self, getrandom::Error> {
+    pub(crate) fn new() -> Result<Self, crate::error::RandomError> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed)?;
+        getrandom::fill(&mut seed).map_err(crate::error::RandomError)?;
         Ok(OsRandom(ChaCha20Rng::from_seed(seed)))
     }
 }

@@ -399,7 +399,7 @@ impl Receiver {
         loop {
             let mut frame = match self.frame.take() {
                 Some(f) => f,
-                None => match FrameHeader::decode(&self.buf[self.pos..self.end]).map_err(ProtocolError::Frame)? {
+                None => match FrameHeader::decode(&self.buf[self.pos..self.end]).map_err(ProtocolError::from)? {
                     None => return Ok(None),
                     Some((header, len)) => {
                         let frame = self.begin_frame(&header, limits)?;

@@ -2,7 +2,7 @@
 //!
 //! Output is pulled by the caller: everything the connection wants to send
 //! is appended to one buffer, which the caller writes to the transport in as
-//! few writes as it likes ([`Connection::pending_output`] /
+//! few writes as it likes ([`Connection::output_buffer`] /
 //! [`Connection::advance_output`]). The length of what is pending is the
 //! buffered amount, the figure to use for backpressure.
 //!
@@ -10,18 +10,22 @@
 //! it copies the payload into the output buffer (`output.rs`, which keeps
 //! its room initialized for that); a server never masks.
 //!
-//! [`Connection::pending_output`]: crate::Connection::pending_output
+//! [`Connection::output_buffer`]: crate::Connection::output_buffer
 //! [`Connection::advance_output`]: crate::Connection::advance_output
 
 use core::ops::Range;
 use std::io::{self, IoSlice, Write};
 
+use std::time::Instant;
+
+use crate::Config;
 use crate::close::{CloseCode, validate_outgoing};
 use crate::error::{Initiator, SendError, SendToError};
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 use crate::message::{MessageKind, PreparedMessage};
 use crate::output::Output;
 use crate::random::MaskingKeys;
+use crate::timers::Timers;
 use crate::utf8::Utf8Validator;
 
 #[cfg(feature = "deflate")]
@@ -351,74 +355,82 @@ impl SendSide {
     }
 }
 
-/// The sending half of a connection, borrowed.
+/// The sending half of a connection, borrowed: the one way to send.
 ///
+/// [`Connection::sender`](crate::Connection::sender) gives one;
 /// [`Connection::poll_event_with_sender`](crate::Connection::poll_event_with_sender)
 /// hands one out together with an event, so that an event's borrowed
-/// payload can be sent back (an echo) without copying it first. Every method
-/// is also available on [`Connection`](crate::Connection).
+/// payload can be sent back (an echo) without copying it first.
+///
+/// | to send | queue it in the output buffer | write it to an [`io::Write`] now |
+/// |---|---|---|
+/// | a text message | [`send_text`](Self::send_text) | [`send_text_to`](Self::send_text_to) |
+/// | a binary message | [`send_binary`](Self::send_binary) | [`send_binary_to`](Self::send_binary_to) |
+/// | one frame to many connections | [`send_prepared`](Self::send_prepared) | |
+/// | a message in pieces | [`begin_message`](Self::begin_message), [`send_fragment`](Self::send_fragment), [`finish_message`](Self::finish_message) | |
+/// | a Ping, a Pong | [`ping`](Self::ping), [`pong`](Self::pong) | |
+/// | the Close | [`close`](Self::close) | |
+///
+/// With permessage-deflate, [`uncompressed`](Self::uncompressed) sends the
+/// next messages as they are.
 ///
 /// Sending fails with [`SendError::NotOpen`] before the handshake completes
 /// and with [`SendError::Closed`] once a Close was sent, saying whether we
 /// closed, the peer did, or the connection failed.
 #[derive(Debug)]
 pub struct Sender<'a> {
-    pub(crate) side: &'a mut SendSide,
+    side: &'a mut SendSide,
+    timers: &'a mut Timers,
+    config: &'a Config,
+    compress: bool,
 }
 
-impl Sender<'_> {
-    /// Sends a text message.
+impl<'a> Sender<'a> {
     #[inline]
-    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        // A `&str` is UTF-8 already: no check needed.
-        self.send_checked(MessageKind::Text, text.as_bytes(), true)
+    pub(crate) fn new(side: &'a mut SendSide, timers: &'a mut Timers, config: &'a Config) -> Self {
+        Sender { side, timers, config, compress: true }
     }
 
-    /// Sends a binary message.
-    #[inline]
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.send(MessageKind::Binary, data)
+    /// This sender, for messages that are not compressed even when
+    /// permessage-deflate was agreed: data that is already compressed, or
+    /// secrets that must not share a compression context with
+    /// attacker-chosen data.
+    #[must_use = "it sends nothing by itself"]
+    pub fn uncompressed(mut self) -> Self {
+        self.compress = false;
+        self
     }
 
-    /// Sends a message of the given kind. Text must be valid UTF-8. With
-    /// permessage-deflate, a message of at least
+    /// Sends a text message. With permessage-deflate, a message of at least
     /// [`DeflateConfig::threshold`](crate::deflate::DeflateConfig::threshold)
     /// bytes is compressed.
     #[inline]
-    pub fn send(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
-        self.send_message(kind, payload, true)
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        // A `&str` is UTF-8 already: no check needed.
+        self.send_message(MessageKind::Text, text.as_bytes())
     }
 
-    /// Sends a message without compressing it, even when permessage-deflate
-    /// was agreed (for data that is already compressed, or secrets that must
-    /// not share a compression context with attacker-chosen data).
-    pub fn send_uncompressed(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
-        self.send_message(kind, payload, false)
-    }
-
+    /// Sends a binary message (compressed as [`send_text`](Self::send_text) says).
     #[inline]
-    fn send_message(&mut self, kind: MessageKind, payload: &[u8], compress: bool) -> Result<(), SendError> {
-        if kind == MessageKind::Text && crate::utf8::from_utf8(payload).is_err() {
-            return Err(SendError::InvalidUtf8);
-        }
-        self.send_checked(kind, payload, compress)
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_message(MessageKind::Binary, data)
     }
 
-    /// Sends a message whose text, if it is text, is known to be UTF-8.
+    /// Sends a message whose text, if it is text, is UTF-8.
     #[inline]
-    fn send_checked(&mut self, kind: MessageKind, payload: &[u8], compress: bool) -> Result<(), SendError> {
+    fn send_message(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
         self.side.check_open()?;
         if self.side.stream.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.side.write_message(kind, payload, compress);
+        self.side.write_message(kind, payload, self.compress);
         Ok(())
     }
 
-    /// Sends a message and writes it to `transport` at once, as far as the
-    /// transport takes it; the rest is queued in
-    /// [`pending_output`](crate::Connection::pending_output) as by
-    /// [`send`](Self::send). Returns the number of bytes written.
+    /// Sends a binary message and writes it to `transport` at once, as far
+    /// as the transport takes it; the rest is queued in
+    /// [`output_buffer`](crate::Connection::output_buffer) as by
+    /// [`send_binary`](Self::send_binary). Returns the number of bytes written.
     ///
     /// When nothing is queued, a server writes the frame header and the
     /// borrowed payload with vectored writes: the payload is copied once,
@@ -432,33 +444,26 @@ impl Sender<'_> {
     /// (a non-blocking transport that is full); `Interrupted` is retried.
     ///
     /// ```
-    /// # use wsmachine::{Config, Connection, MessageKind, Role};
-    /// let mut ws = Connection::established(Role::Server, Config::default()).unwrap();
+    /// # use std::time::Instant;
+    /// # use wsmachine::{Config, Connection, Established, Role};
+    /// let mut ws = Connection::established(Instant::now(), Established::new(Role::Server), Config::default())?;
     /// let mut socket = Vec::new(); // any std::io::Write
     /// let payload = vec![7u8; 100_000];
-    /// let written = ws.sender().send_to(MessageKind::Binary, &payload, &mut socket).unwrap();
+    /// let written = ws.sender().send_binary_to(&payload, &mut socket)?;
     /// assert_eq!(written, 2 + 8 + payload.len()); // header, 64-bit length, payload
-    /// assert_eq!(ws.buffered_amount(), 0);
+    /// assert!(ws.output_buffer().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn send_to<W: Write + ?Sized>(
-        &mut self,
-        kind: MessageKind,
-        payload: &[u8],
-        transport: &mut W,
-    ) -> Result<usize, SendToError> {
-        if kind == MessageKind::Text && crate::utf8::from_utf8(payload).is_err() {
-            return Err(SendError::InvalidUtf8.into());
-        }
-        self.send_checked_to(kind, payload, transport)
+    pub fn send_binary_to<W: Write + ?Sized>(&mut self, data: &[u8], transport: &mut W) -> Result<usize, SendToError> {
+        self.send_message_to(MessageKind::Binary, data, transport)
     }
 
-    /// [`send_to`](Self::send_to) for text that is a `&str` already: no
-    /// UTF-8 check.
+    /// [`send_binary_to`](Self::send_binary_to) for a text message.
     pub fn send_text_to<W: Write + ?Sized>(&mut self, text: &str, transport: &mut W) -> Result<usize, SendToError> {
-        self.send_checked_to(MessageKind::Text, text.as_bytes(), transport)
+        self.send_message_to(MessageKind::Text, text.as_bytes(), transport)
     }
 
-    fn send_checked_to<W: Write + ?Sized>(
+    fn send_message_to<W: Write + ?Sized>(
         &mut self,
         kind: MessageKind,
         payload: &[u8],
@@ -468,7 +473,7 @@ impl Sender<'_> {
         if self.side.stream.is_some() {
             return Err(SendError::MessageInProgress.into());
         }
-        Ok(self.side.write_message_to(kind, payload, true, transport)?)
+        Ok(self.side.write_message_to(kind, payload, self.compress, transport)?)
     }
 
     /// Sends a [`PreparedMessage`]: a server copies its encoded frame as is.
@@ -557,20 +562,24 @@ impl Sender<'_> {
         Ok(())
     }
 
-    /// Starts the closing handshake (RFC 6455 §7.1.2) with a code that may be
-    /// sent (1000–1003, 1007–1011, 3000–4999) and a reason of at most 123 bytes.
+    /// Starts the closing handshake (RFC 6455 §7.1.2) at `now` with a code
+    /// that may be sent (1000–1003, 1007–1014, 3000–4999) and a reason of at
+    /// most 123 bytes. The peer's Close is then due within
+    /// [`Config::close_timeout`](crate::Config::close_timeout) of `now`.
     ///
     /// Messages that arrive before the peer's Close are still delivered; the
     /// peer's Close ends the connection with a clean [`Event::Closed`](crate::Event::Closed).
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
         validate_outgoing(code, reason).map_err(SendError::InvalidClose)?;
         self.side.check_open()?;
         self.side.write_close(Some(code), reason);
         self.side.status = SendStatus::Closed(Initiator::Local);
+        self.timers.on_close_sent(now, self.config);
         Ok(())
     }
 
-    /// Bytes waiting to be written to the transport.
+    /// Bytes waiting to be written to the transport: the length of
+    /// [`output_buffer`](crate::Connection::output_buffer).
     pub fn buffered_amount(&self) -> usize {
         self.side.pending().len()
     }

@@ -1,12 +1,19 @@
 //! Timeouts and the heartbeat, driven by time the caller passes in.
 //!
-//! The connection never reads a clock. Time enters through
-//! [`Connection::handle_timeout(now)`](crate::Connection::handle_timeout), and
-//! [`Connection::poll_timeout`](crate::Connection::poll_timeout) says when to
-//! call it next. A timer is armed relative to the latest `now` the connection
-//! was given; when one needs arming, `poll_timeout` returns that latest
-//! `now` (already due), so the caller hands in the current time at once.
-//! A connection that is never given time never times out.
+//! The connection never reads a clock. Time enters as an argument: the
+//! constructors, [`accept`](crate::Connection::accept),
+//! [`reject`](crate::Connection::reject) and
+//! [`close`](crate::Sender::close) take `now` and arm the timer they start
+//! at that instant; [`handle_timeout(now)`](crate::Connection::handle_timeout)
+//! runs the timers that are due, and
+//! [`poll_timeout`](crate::Connection::poll_timeout) says when to call it
+//! next. So every deadline is a real one: `poll_timeout` never answers with
+//! a time already past to ask for the current one.
+//!
+//! Timers that start on something *received* (a client's handshake
+//! completing, the peer's Close) start at the latest `now` the connection
+//! was given, which an adapter that calls `handle_timeout` on every wakeup
+//! keeps current (the three adapters do).
 //!
 //! Idleness for the heartbeat is measured between calls: bytes received
 //! since the previous call count as activity at the time of the call. An
@@ -44,9 +51,10 @@ pub(crate) enum Expired {
     Eof,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Timers {
-    now: Option<Instant>,
+    /// The latest time the connection was given.
+    now: Instant,
     handshake: Option<Instant>,
     /// When the connection was last seen active (heartbeat base).
     active_at: Option<Instant>,
@@ -58,6 +66,31 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
+    /// Timers of a connection created at `now`, its handshake timer armed if
+    /// `handshake` (a connection created open has none).
+    pub(crate) fn new(now: Instant, handshake: bool, config: &Config) -> Self {
+        Timers {
+            now,
+            handshake: config.handshake_timeout.filter(|_| handshake).map(|t| now + t),
+            active_at: None,
+            activity: false,
+            pong: None,
+            close: None,
+            eof: None,
+        }
+    }
+
+    /// The latest time the connection was given.
+    pub(crate) fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Takes `now` as the latest time (time never moves back).
+    fn advance(&mut self, now: Instant) -> Instant {
+        self.now = self.now.max(now);
+        self.now
+    }
+
     pub(crate) fn on_activity(&mut self) {
         self.activity = true;
     }
@@ -66,16 +99,32 @@ impl Timers {
         self.pong = None;
     }
 
-    /// Arms the timers `phase` needs at `now` and returns the first one that
-    /// expired, if any. `Expired::Ping` also arms the Pong deadline.
+    /// The connection opened at `now`: the heartbeat counts from here (the
+    /// handshake's bytes are not activity after it).
+    pub(crate) fn on_open(&mut self, now: Instant) {
+        let now = self.advance(now);
+        self.active_at = Some(now);
+        self.activity = false;
+    }
+
+    /// We sent a Close at `now`: the peer's is due within the close timeout.
+    pub(crate) fn on_close_sent(&mut self, now: Instant, config: &Config) {
+        let now = self.advance(now);
+        self.close = config.close_timeout.map(|t| now + t);
+    }
+
+    /// A client finished the closing handshake: the server should close the
+    /// transport within the close timeout, from the latest time given.
+    pub(crate) fn on_awaiting_eof(&mut self, config: &Config) {
+        self.eof = config.close_timeout.map(|t| self.now + t);
+    }
+
+    /// Records `now` and returns the first timer of `phase` that expired, if
+    /// any. `Expired::Ping` also arms the Pong deadline.
     pub(crate) fn tick(&mut self, now: Instant, phase: Phase, config: &Config) -> Option<Expired> {
-        let now = self.now.map_or(now, |prev| prev.max(now));
-        self.now = Some(now);
+        let now = self.advance(now);
         match phase {
-            Phase::Handshake => {
-                let deadline = *self.handshake.get_or_insert(now + config.handshake_timeout?);
-                (now >= deadline).then_some(Expired::Handshake)
-            }
+            Phase::Handshake => (now >= self.handshake?).then_some(Expired::Handshake),
             Phase::Open => {
                 let interval = config.ping_interval?;
                 if self.activity || self.active_at.is_none() {
@@ -93,34 +142,23 @@ impl Timers {
                 self.active_at = Some(now);
                 Some(Expired::Ping)
             }
-            Phase::AwaitingClose => {
-                let deadline = *self.close.get_or_insert(now + config.close_timeout?);
-                (now >= deadline).then_some(Expired::Close)
-            }
-            Phase::AwaitingEof => {
-                let deadline = *self.eof.get_or_insert(now + config.close_timeout?);
-                (now >= deadline).then_some(Expired::Eof)
-            }
+            Phase::AwaitingClose => (now >= self.close?).then_some(Expired::Close),
+            Phase::AwaitingEof => (now >= self.eof?).then_some(Expired::Eof),
             Phase::Done => None,
         }
     }
 
-    /// When [`tick`](Self::tick) should next be called in `phase`.
+    /// When [`tick`](Self::tick) should next be called in `phase`: the
+    /// earliest armed deadline, never a stand-in for "now".
     pub(crate) fn deadline(&self, phase: Phase, config: &Config) -> Option<Instant> {
-        let now = self.now?;
-        // A timer the phase needs but that is not armed yet is due now.
         match phase {
-            Phase::Handshake => config.handshake_timeout.map(|_| self.handshake.unwrap_or(now)),
+            Phase::Handshake => self.handshake,
             Phase::Open => {
                 let interval = config.ping_interval?;
-                match (self.pong, self.active_at) {
-                    (Some(pong), _) => Some(pong),
-                    (None, Some(active)) => Some(active + interval),
-                    (None, None) => Some(now),
-                }
+                self.pong.or_else(|| Some(self.active_at.unwrap_or(self.now) + interval))
             }
-            Phase::AwaitingClose => config.close_timeout.map(|_| self.close.unwrap_or(now)),
-            Phase::AwaitingEof => config.close_timeout.map(|_| self.eof.unwrap_or(now)),
+            Phase::AwaitingClose => self.close,
+            Phase::AwaitingEof => self.eof,
             Phase::Done => None,
         }
     }
@@ -139,10 +177,10 @@ mod tests {
             ..Config::default()
         };
         let t0 = Instant::now();
-        let mut t = Timers::default();
-        assert_eq!(t.deadline(Phase::Open, &config), None, "no time given yet");
-        assert_eq!(t.tick(t0, Phase::Open, &config), None);
+        let mut t = Timers::new(t0, false, &config);
+        t.on_open(t0);
         assert_eq!(t.deadline(Phase::Open, &config), Some(t0 + Duration::from_secs(10)));
+        assert_eq!(t.tick(t0, Phase::Open, &config), None);
         t.on_activity();
         assert_eq!(t.tick(t0 + Duration::from_secs(6), Phase::Open, &config), None);
         assert_eq!(t.deadline(Phase::Open, &config), Some(t0 + Duration::from_secs(16)));
@@ -151,14 +189,22 @@ mod tests {
         assert_eq!(t.tick(t0 + Duration::from_secs(21), Phase::Open, &config), Some(Expired::Pong));
     }
 
+    /// Every deadline is armed when its timer starts, at the time given
+    /// then: none is reported as "due now" to ask for the time.
     #[test]
-    fn unarmed_timer_is_due_now() {
+    fn deadlines_are_armed_when_their_timer_starts() {
         let config = Config::default();
         let t0 = Instant::now();
-        let mut t = Timers::default();
-        t.tick(t0, Phase::Open, &config);
-        assert_eq!(t.deadline(Phase::AwaitingClose, &config), Some(t0));
-        assert_eq!(t.tick(t0, Phase::AwaitingClose, &config), None);
-        assert_eq!(t.deadline(Phase::AwaitingClose, &config), Some(t0 + Duration::from_secs(10)));
+        let mut t = Timers::new(t0, true, &config);
+        assert_eq!(t.deadline(Phase::Handshake, &config), Some(t0 + Duration::from_secs(10)));
+        assert_eq!(Timers::new(t0, false, &config).deadline(Phase::Handshake, &config), None);
+        assert_eq!(t.deadline(Phase::Open, &config), None, "no heartbeat by default");
+        let t1 = t0 + Duration::from_secs(3);
+        t.on_close_sent(t1, &config);
+        assert_eq!(t.deadline(Phase::AwaitingClose, &config), Some(t1 + Duration::from_secs(10)));
+        assert_eq!(t.tick(t1 + Duration::from_secs(9), Phase::AwaitingClose, &config), None);
+        assert_eq!(t.tick(t1 + Duration::from_secs(10), Phase::AwaitingClose, &config), Some(Expired::Close));
+        t.on_awaiting_eof(&config);
+        assert_eq!(t.deadline(Phase::AwaitingEof, &config), Some(t1 + Duration::from_secs(20)), "from the latest time");
     }
 }

@@ -37,8 +37,8 @@ impl std::error::Error for Utf8Error {}
 /// `core::str::from_utf8`'s error, with its `valid_up_to` and `error_len`.
 ///
 /// ```
-/// assert_eq!(wsmachine::utf8::from_utf8("안녕 🙂".as_bytes()), Ok("안녕 🙂"));
-/// assert_eq!(wsmachine::utf8::from_utf8(b"ok\xff").unwrap_err().valid_up_to(), 2);
+/// assert_eq!(wsmachine::__internals::from_utf8("안녕 🙂".as_bytes()), Ok("안녕 🙂"));
+/// assert_eq!(wsmachine::__internals::from_utf8(b"ok\xff").unwrap_err().valid_up_to(), 2);
 /// ```
 #[inline]
 pub fn from_utf8(bytes: &[u8]) -> Result<&str, core::str::Utf8Error> {
@@ -52,7 +52,7 @@ pub fn from_utf8(bytes: &[u8]) -> Result<&str, core::str::Utf8Error> {
 /// An incremental UTF-8 validator.
 ///
 /// ```
-/// use wsmachine::utf8::Utf8Validator;
+/// use wsmachine::__internals::Utf8Validator;
 /// let mut v = Utf8Validator::new();
 /// let euro = "€".as_bytes(); // three bytes
 /// v.feed(&euro[..1]).unwrap();
@@ -103,7 +103,7 @@ impl Utf8Validator {
     /// start of the input, at most [`Utf8Error::valid_up_to`] bytes of it.
     ///
     /// ```
-    /// use wsmachine::utf8::Utf8Validator;
+    /// use wsmachine::__internals::Utf8Validator;
     /// let (mut v, mut text) = (Utf8Validator::new(), String::new());
     /// let bytes = "a€b".as_bytes();
     /// v.feed_into(&bytes[..2], &mut text).unwrap();

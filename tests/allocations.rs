@@ -98,7 +98,7 @@ fn receive_all(conn: &mut Connection, wire: &[u8]) -> (usize, usize) {
         }
     }
     // What a transport write of everything pending does.
-    let n = conn.pending_output().len();
+    let n = conn.output_buffer().len();
     conn.advance_output(n);
     (messages, pings)
 }
@@ -114,11 +114,11 @@ fn receiving_single_frame_messages_allocates_nothing() {
             // Client → server (masked) and server → client (unmasked).
             let (mut client, mut server) = pair_with(Config::default(), Config::default());
             for i in 0..n {
-                client.send(kind, &data).unwrap();
+                send(&mut client, kind, &data).unwrap();
                 if i % 10 == 0 {
-                    client.ping(b"hb").unwrap();
+                    client.sender().ping(b"hb").unwrap();
                 }
-                server.send(kind, &data).unwrap();
+                send(&mut server, kind, &data).unwrap();
             }
             let to_server = take_output(&mut client);
             let to_client = take_output(&mut server);
@@ -147,9 +147,9 @@ fn sending_messages_allocates_nothing() {
             for conn in [&mut client, &mut server] {
                 let batch = |conn: &mut Connection| {
                     for _ in 0..8 {
-                        conn.send(kind, &data).unwrap();
+                        send(conn, kind, &data).unwrap();
                     }
-                    let n = conn.pending_output().len();
+                    let n = conn.output_buffer().len();
                     assert!(n > 8 * size);
                     conn.advance_output(n);
                 };
@@ -189,15 +189,15 @@ fn sending_to_a_transport_allocates_nothing() {
             let mut sink = Counter(0);
             let allocs = counted(|| {
                 for _ in 0..8 {
-                    server.send_to(kind, &data, &mut sink).unwrap();
+                    send_to(&mut server, kind, &data, &mut sink).unwrap();
                 }
             });
             assert_eq!(allocs, 0, "server sending {kind:?} messages of {size} B");
             assert!(sink.0 > 8 * size);
-            client.send_to(kind, &data, &mut sink).unwrap();
+            send_to(&mut client, kind, &data, &mut sink).unwrap();
             let allocs = counted(|| {
                 for _ in 0..8 {
-                    client.send_to(kind, &data, &mut sink).unwrap();
+                    send_to(&mut client, kind, &data, &mut sink).unwrap();
                 }
             });
             assert_eq!(allocs, 0, "client sending {kind:?} messages of {size} B");
@@ -211,9 +211,9 @@ fn the_counter_counts() {
     assert_eq!(counted(|| drop(std::hint::black_box(vec![1u8; 10]))), 1);
     let (mut client, mut server) = pair_with(Config::default(), Config::default());
     // A fragmented message is reassembled: its buffer is allocated the first time.
-    client.begin_message(MessageKind::Binary).unwrap();
-    client.send_fragment(b"ab").unwrap();
-    client.finish_message(b"cd").unwrap();
+    client.sender().begin_message(MessageKind::Binary).unwrap();
+    client.sender().send_fragment(b"ab").unwrap();
+    client.sender().finish_message(b"cd").unwrap();
     transfer(&mut client, &mut server);
     let allocs = counted(|| {
         assert!(matches!(server.poll_event(), Some(Event::Binary(b"abcd"))));
@@ -229,14 +229,14 @@ fn a_server_handshake_allocates_a_fixed_few_times() {
     let request = "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
         Origin: https://example.com\r\nUser-Agent: test\r\nCookie: a=1\r\n\r\n";
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(t0(), Config::default());
     let steps = [
         counted(|| server.receive(request.as_bytes())),
         counted(|| assert!(matches!(server.poll_event(), Some(Event::Request(_))))),
-        counted(|| server.accept(wsmachine::Accept::new()).unwrap()),
+        counted(|| server.accept(t0(), wsmachine::Accept::new()).unwrap()),
         counted(|| assert!(matches!(server.poll_event(), Some(Event::Open(_))))),
     ];
-    assert!(server.pending_output().starts_with(b"HTTP/1.1 101 "));
+    assert!(server.output_buffer().starts_with(b"HTTP/1.1 101 "));
     // The receive buffer; the request's bytes, its list of fields and the
     // box that holds them until the decision; the response.
     assert_eq!(steps, [1, 3, 1, 0], "allocations of each step");
@@ -249,7 +249,7 @@ fn a_client_handshake_allocates_a_fixed_few_times() {
     let request = wsmachine::ClientRequest::new("ws://example.com/chat").unwrap();
     let (mut client, steps_before) = {
         let mut made = None;
-        let n = counted(|| made = Some(Connection::client_with_random(request, Config::default(), seeded(7))));
+        let n = counted(|| made = Some(Connection::client_with_random(t0(), request, Config::default(), seeded(7))));
         (made.unwrap(), n)
     };
     let written = String::from_utf8(take_output(&mut client)).unwrap();

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use wsmachine::adapters::blocking::WebSocket;
-use wsmachine::adapters::{CloseFrame, Error, Message};
+use wsmachine::adapters::{AdapterError, CloseFrame, Message};
 use wsmachine::{Accept, ClientRequest, CloseCode, Config, MessageKind, Reject, Request};
 
 const HANDSHAKE: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -33,7 +33,7 @@ fn server<T: Send + 'static>(serve: impl FnOnce(TcpStream) -> T + Send + 'static
 }
 
 /// Echoes data messages; returns how the connection ended.
-fn echo(mut ws: WebSocket<TcpStream>) -> Result<Message, Error> {
+fn echo(mut ws: WebSocket<TcpStream>) -> Result<Message, AdapterError> {
     loop {
         match ws.read()? {
             m @ (Message::Text(_) | Message::Binary(_)) => ws.send(m)?,
@@ -77,7 +77,7 @@ fn echo_text_binary_large_fragmented_then_client_closes_rfc6455_7_1_2() {
     // The server's reply, then the server closes the transport.
     let reply = ws.read().unwrap();
     assert_eq!(reply, Message::Close(Some(CloseFrame { code: CloseCode::NORMAL, reason: String::new() })));
-    assert!(matches!(ws.read(), Err(Error::AlreadyClosed)));
+    assert!(matches!(ws.read(), Err(AdapterError::AlreadyClosed)));
     let end = handle.join().unwrap().unwrap();
     assert_eq!(end, Message::Close(Some(CloseFrame { code: CloseCode::NORMAL, reason: "done".into() })));
 }
@@ -124,10 +124,10 @@ fn vanished_peer_is_an_unclean_close_rfc6455_7_1_5() {
     let ws = connect(&url);
     drop(ws);
     match handle.join().unwrap() {
-        Err(Error::Closed(closed)) => {
+        Err(AdapterError::Closed(closed)) => {
             assert!(!closed.clean);
             assert_eq!(closed.code, CloseCode::ABNORMAL);
-            assert_eq!(closed.error, Some(wsmachine::Error::UnexpectedEof));
+            assert_eq!(closed.failure, Some(wsmachine::Failure::UnexpectedEof));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -145,7 +145,7 @@ fn read_timeout_returns_and_the_connection_stays_usable() {
     ws.set_read_timeout(Some(Duration::from_millis(50)));
     let started = Instant::now();
     match ws.read() {
-        Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut),
+        Err(AdapterError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut),
         other => panic!("unexpected {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_millis(250), "{:?}", started.elapsed());
@@ -200,7 +200,7 @@ fn heartbeat_pings_while_blocked_in_read_and_drops_a_silent_peer() {
     raw.write_all(HANDSHAKE).unwrap();
     let (r, took) = handle.join().unwrap();
     match r {
-        Err(Error::Closed(closed)) => assert_eq!(closed.error, Some(wsmachine::Error::PongTimeout)),
+        Err(AdapterError::Closed(closed)) => assert_eq!(closed.failure, Some(wsmachine::Failure::PongTimeout)),
         other => panic!("unexpected {other:?}"),
     }
     assert!(took >= Duration::from_millis(150) && took < Duration::from_secs(3), "{took:?}");
@@ -214,7 +214,7 @@ fn handshake_timeout_answers_408() {
     let mut raw = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).unwrap();
     raw.write_all(b"GET / HTTP/1.1\r\n").unwrap();
     match handle.join().unwrap() {
-        Err(Error::Closed(closed)) => assert_eq!(closed.error, Some(wsmachine::Error::HandshakeTimeout)),
+        Err(AdapterError::Closed(closed)) => assert_eq!(closed.failure, Some(wsmachine::Failure::HandshakeTimeout)),
         other => panic!("unexpected {other:?}"),
     }
     let mut got = Vec::new();
@@ -233,10 +233,10 @@ fn rejection_reaches_the_client_with_its_headers_rfc6455_4_1() {
     let err =
         WebSocket::connect(ClientRequest::new(&format!("{url}denied")).unwrap(), Config::default()).err().unwrap();
     match err {
-        Error::Rejected(r) => assert_eq!((r.status, r.header("x-why")), (403, Some("path"))),
+        AdapterError::Rejected(r) => assert_eq!((r.status, r.header("x-why")), (403, Some("path"))),
         other => panic!("unexpected {other:?}"),
     }
-    assert!(matches!(handle.join().unwrap(), Err(Error::Refused(403))));
+    assert!(matches!(handle.join().unwrap(), Err(AdapterError::Refused(403))));
 }
 
 #[test]
@@ -245,7 +245,7 @@ fn invalid_request_is_answered_and_reported() {
     let mut raw = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).unwrap();
     raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert!(
-        matches!(handle.join().unwrap(), Err(Error::Closed(c)) if matches!(c.error, Some(wsmachine::Error::Handshake(_))))
+        matches!(handle.join().unwrap(), Err(AdapterError::Closed(c)) if matches!(c.failure, Some(wsmachine::Failure::Handshake(_))))
     );
     let mut got = Vec::new();
     raw.read_to_end(&mut got).unwrap();
@@ -269,7 +269,7 @@ fn write_timeout_fails_a_send_to_a_peer_that_does_not_read() {
     let ws = connect(&url); // and never read
     let (err, took) = handle.join().unwrap();
     assert!(
-        matches!(&err, Error::Io(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        matches!(&err, AdapterError::Io(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
         "{err:?}"
     );
     assert!(took < Duration::from_secs(10));
@@ -294,9 +294,9 @@ fn peer_reset_is_a_transport_error_then_already_closed() {
     });
     let (first, second) = handle.join().unwrap();
     match first {
-        Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
-        Err(Error::Closed(c)) => assert_eq!(c.error, Some(wsmachine::Error::UnexpectedEof)),
+        Err(AdapterError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+        Err(AdapterError::Closed(c)) => assert_eq!(c.failure, Some(wsmachine::Failure::UnexpectedEof)),
         other => panic!("unexpected {other:?}"),
     }
-    assert!(matches!(second, Err(Error::AlreadyClosed)), "{second:?}");
+    assert!(matches!(second, Err(AdapterError::AlreadyClosed)), "{second:?}");
 }

@@ -2,12 +2,12 @@
 
 mod common;
 use common::*;
-use std::time::{Duration, Instant};
-use wsmachine::close::ClosePayloadError;
-use wsmachine::{CloseCode, Config, Error, Initiator, ProtocolError, SendError, State};
+use std::time::Duration;
+use wsmachine::ClosePayloadError;
+use wsmachine::{CloseCode, Config, Failure, Initiator, ProtocolError, SendError, State};
 
 fn clean(code: u16, reason: &str, initiator: Initiator) -> Ev {
-    Ev::Closed { code: CloseCode(code), reason: reason.into(), clean: true, initiator, error: None }
+    Ev::Closed { code: CloseCode(code), reason: reason.into(), clean: true, initiator, failure: None }
 }
 
 /// §7.1.2: the client closes; the server echoes the code and closes the
@@ -15,14 +15,14 @@ fn clean(code: u16, reason: &str, initiator: Initiator) -> Ev {
 #[test]
 fn rfc6455_7_client_initiated_close() {
     let (mut client, mut server) = pair();
-    client.close(CloseCode::NORMAL, "done").unwrap();
+    client.sender().close(t0(), CloseCode::NORMAL, "done").unwrap();
     assert_eq!(client.state(), State::Closing);
-    assert_eq!(client.send_text("x"), Err(SendError::Closed(Initiator::Local)));
+    assert_eq!(client.sender().send_text("x"), Err(SendError::Closed(Initiator::Local)));
     transfer(&mut client, &mut server);
     assert_eq!(events(&mut server), [clean(1000, "done", Initiator::Peer)]);
     assert_eq!(server.state(), State::Closed);
-    assert_eq!(server.send_text("x"), Err(SendError::Closed(Initiator::Peer)));
-    let reply = decode_all(server.pending_output());
+    assert_eq!(server.sender().send_text("x"), Err(SendError::Closed(Initiator::Peer)));
+    let reply = decode_all(server.output_buffer());
     assert_eq!(close_payload(&reply[0]), (1000, String::new()), "§5.5.1: the code is echoed");
     assert!(!server.should_close_transport(), "the reply must be written first");
     transfer(&mut server, &mut client);
@@ -38,10 +38,10 @@ fn rfc6455_7_client_initiated_close() {
 #[test]
 fn rfc6455_7_server_initiated_close() {
     let (mut client, mut server) = pair();
-    server.close(CloseCode(4000), "bye").unwrap();
+    server.sender().close(t0(), CloseCode(4000), "bye").unwrap();
     transfer(&mut server, &mut client);
     assert_eq!(events(&mut client), [clean(4000, "bye", Initiator::Peer)]);
-    let reply = decode_all(client.pending_output());
+    let reply = decode_all(client.output_buffer());
     assert!(reply[0].mask.is_some());
     assert_eq!(close_payload(&reply[0]).0, 4000);
     transfer(&mut client, &mut server);
@@ -53,13 +53,13 @@ fn rfc6455_7_server_initiated_close() {
 #[test]
 fn rfc6455_7_simultaneous_close() {
     let (mut client, mut server) = pair();
-    client.close(CloseCode::NORMAL, "c").unwrap();
-    server.close(CloseCode::GOING_AWAY, "s").unwrap();
+    client.sender().close(t0(), CloseCode::NORMAL, "c").unwrap();
+    server.sender().close(t0(), CloseCode::GOING_AWAY, "s").unwrap();
     transfer(&mut client, &mut server);
     transfer(&mut server, &mut client);
     assert_eq!(events(&mut server), [clean(1000, "c", Initiator::Local)]);
     assert_eq!(events(&mut client), [clean(1001, "s", Initiator::Local)]);
-    assert!(server.pending_output().is_empty() && client.pending_output().is_empty(), "no third close frame");
+    assert!(server.output_buffer().is_empty() && client.output_buffer().is_empty(), "no third close frame");
     assert!(server.should_close_transport());
 }
 
@@ -67,8 +67,8 @@ fn rfc6455_7_simultaneous_close() {
 #[test]
 fn messages_before_the_peers_close_are_delivered() {
     let (mut client, mut server) = pair();
-    server.close(CloseCode::NORMAL, "").unwrap();
-    client.send_text("in flight").unwrap();
+    server.sender().close(t0(), CloseCode::NORMAL, "").unwrap();
+    client.sender().send_text("in flight").unwrap();
     transfer(&mut client, &mut server);
     assert_eq!(events(&mut server), [Ev::Text("in flight".into())]);
     assert_eq!(server.state(), State::Closing);
@@ -123,15 +123,18 @@ fn rfc6455_7_4_invalid_close_payloads() {
 fn rfc6455_7_4_close_arguments_are_validated() {
     let (mut client, _) = pair();
     for bad in [999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
-        assert_eq!(client.close(CloseCode(bad), ""), Err(SendError::InvalidClose(ClosePayloadError::InvalidCode(bad))));
+        assert_eq!(
+            client.sender().close(t0(), CloseCode(bad), ""),
+            Err(SendError::InvalidClose(ClosePayloadError::InvalidCode(bad)))
+        );
     }
     assert_eq!(
-        client.close(CloseCode::NORMAL, &"r".repeat(124)),
+        client.sender().close(t0(), CloseCode::NORMAL, &"r".repeat(124)),
         Err(SendError::InvalidClose(ClosePayloadError::ReasonTooLong(124)))
     );
     assert_eq!(client.state(), State::Open, "rejected arguments change nothing");
-    client.close(CloseCode::NORMAL, &"r".repeat(123)).unwrap();
-    assert_eq!(client.close(CloseCode::NORMAL, ""), Err(SendError::Closed(Initiator::Local)));
+    client.sender().close(t0(), CloseCode::NORMAL, &"r".repeat(123)).unwrap();
+    assert_eq!(client.sender().close(t0(), CloseCode::NORMAL, ""), Err(SendError::Closed(Initiator::Local)));
 }
 
 /// §7.4.2 and the IANA registry (§11.7): 1012 (service restart), 1013 (try
@@ -140,10 +143,10 @@ fn rfc6455_7_4_close_arguments_are_validated() {
 fn rfc6455_7_4_2_iana_codes_1012_to_1014_are_sent_and_received() {
     for code in [CloseCode::SERVICE_RESTART, CloseCode::TRY_AGAIN_LATER, CloseCode::BAD_GATEWAY] {
         let (mut client, mut server) = pair();
-        server.close(code, "later").unwrap();
+        server.sender().close(t0(), code, "later").unwrap();
         transfer(&mut server, &mut client);
         assert_eq!(events(&mut client), [clean(code.0, "later", Initiator::Peer)]);
-        assert_eq!(close_payload(&decode_all(client.pending_output())[0]).0, code.0, "echoed");
+        assert_eq!(close_payload(&decode_all(client.output_buffer())[0]).0, code.0, "echoed");
     }
 }
 
@@ -151,7 +154,7 @@ fn rfc6455_7_4_2_iana_codes_1012_to_1014_are_sent_and_received() {
 #[test]
 fn rfc6455_7_1_5_eof_without_close_is_1006() {
     let (mut client, mut server) = pair();
-    client.send_text("last words").unwrap();
+    client.sender().send_text("last words").unwrap();
     transfer(&mut client, &mut server);
     server.receive(&[0x81]); // a partial frame
     server.receive_eof();
@@ -164,12 +167,12 @@ fn rfc6455_7_1_5_eof_without_close_is_1006() {
             reason: String::new(),
             clean: false,
             initiator: Initiator::Failure,
-            error: Some(Error::UnexpectedEof)
+            failure: Some(Failure::UnexpectedEof)
         }
     );
-    assert!(server.pending_output().is_empty(), "nothing is sent to a gone peer");
+    assert!(server.output_buffer().is_empty(), "nothing is sent to a gone peer");
     assert!(server.should_close_transport());
-    assert_eq!(server.send_text("x"), Err(SendError::Closed(Initiator::Failure)));
+    assert_eq!(server.sender().send_text("x"), Err(SendError::Closed(Initiator::Failure)));
 }
 
 /// A failure reports the code we sent, and sending says the connection failed.
@@ -180,29 +183,29 @@ fn failure_states_say_what_happened() {
     assert_eq!(events(&mut server), [failed(ProtocolError::UnmaskedFrame)]);
     assert_eq!(server.state(), State::Closed);
     assert_eq!(server.closed().unwrap().code, CloseCode::PROTOCOL_ERROR);
-    assert_eq!(server.send_binary(b""), Err(SendError::Closed(Initiator::Failure)));
+    assert_eq!(server.sender().send_binary(b""), Err(SendError::Closed(Initiator::Failure)));
     let out = decode_all(&take_output(&mut server));
     assert_eq!(close_payload(&out[0]), (1002, "client frame not masked".into()));
 }
 
-/// The close timeout bounds the wait for the peer's Close.
+/// §7.1.2 and the close timeout: the wait for the peer's Close is bounded,
+/// and counts from the `now` given to `close`, armed at once (no call to
+/// `handle_timeout` is needed to start it).
 #[test]
 fn close_timeout_when_peer_never_answers() {
     let mut config = Config::default();
     config.close_timeout = Some(Duration::from_secs(3));
     let (mut client, _server) = pair_with(config.clone(), config);
-    let t0 = Instant::now();
-    client.handle_timeout(t0);
-    client.close(CloseCode::NORMAL, "").unwrap();
-    assert_eq!(client.poll_timeout(), Some(t0), "the close timer needs the time now");
-    client.handle_timeout(t0 + Duration::from_millis(10));
-    assert_eq!(client.poll_timeout(), Some(t0 + Duration::from_millis(3010)));
-    client.handle_timeout(t0 + Duration::from_secs(2));
+    let t1 = t0() + Duration::from_secs(1);
+    client.sender().close(t1, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(client.poll_timeout(), Some(t1 + Duration::from_secs(3)), "armed by close, at its `now`");
+    client.handle_timeout(t1 + Duration::from_secs(2));
     assert!(events(&mut client).is_empty());
-    client.handle_timeout(t0 + Duration::from_secs(4));
+    assert_eq!(client.poll_timeout(), Some(t1 + Duration::from_secs(3)));
+    client.handle_timeout(t1 + Duration::from_secs(3));
     assert!(matches!(
         events(&mut client).as_slice(),
-        [Ev::Closed { code: CloseCode::ABNORMAL, clean: false, error: Some(Error::CloseTimeout), .. }]
+        [Ev::Closed { code: CloseCode::ABNORMAL, clean: false, failure: Some(Failure::CloseTimeout), .. }]
     ));
     assert!(!client.should_close_transport(), "our Close is not written yet");
     take_output(&mut client);
@@ -216,14 +219,14 @@ fn client_waits_for_server_eof_bounded_by_close_timeout() {
     let mut config = Config::default();
     config.close_timeout = Some(Duration::from_secs(3));
     let (mut client, mut server) = pair_with(config.clone(), config);
-    let t0 = Instant::now();
+    let t0 = t0();
     client.handle_timeout(t0);
-    server.close(CloseCode::NORMAL, "").unwrap();
+    server.sender().close(t0, CloseCode::NORMAL, "").unwrap();
     transfer(&mut server, &mut client);
     assert_eq!(events(&mut client).len(), 1);
     assert!(!client.should_close_transport());
     client.handle_timeout(t0 + Duration::from_secs(1));
-    client.advance_output(client.pending_output().len());
+    client.advance_output(client.output_buffer().len());
     assert!(!client.should_close_transport());
     client.handle_timeout(t0 + Duration::from_secs(5));
     assert!(client.should_close_transport());

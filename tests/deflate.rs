@@ -4,9 +4,9 @@
 mod common;
 use common::*;
 use proptest::prelude::*;
+use wsmachine::OpCode;
 use wsmachine::deflate::{DeflateConfig, DeflateParams};
-use wsmachine::frame::OpCode;
-use wsmachine::{Accept, ClientRequest, Config, Connection, Event, MessageKind, ProtocolError};
+use wsmachine::{Accept, ClientRequest, Config, Connection, Established, Event, ProtocolError, Role};
 
 /// The default agreement: 15-bit windows, context takeover both ways.
 fn full_windows() -> DeflateParams {
@@ -27,11 +27,11 @@ fn with_deflate(d: DeflateConfig) -> Config {
 /// A pair that negotiated permessage-deflate; returns the params each side saw.
 fn deflate_pair(client: Config, server: Config) -> (Connection, Connection, Option<DeflateParams>) {
     let req = ClientRequest::new("ws://localhost/").unwrap();
-    let mut c = Connection::client_with_random(req, client, seeded(4));
-    let mut s = Connection::server(server);
+    let mut c = Connection::client_with_random(t0(), req, client, seeded(4));
+    let mut s = Connection::server(t0(), server);
     transfer(&mut c, &mut s);
     assert!(matches!(s.poll_event(), Some(Event::Request(_))));
-    s.accept(Accept::new()).unwrap();
+    s.accept(t0(), Accept::new()).unwrap();
     let server_params = match s.poll_event() {
         Some(Event::Open(o)) => o.deflate(),
         other => panic!("{other:?}"),
@@ -67,10 +67,10 @@ fn rfc7692_6_2_inflates_with_limits_off() {
     config.max_frame_size = usize::MAX;
     let (mut c, mut s, _) = deflate_pair(config.clone(), config);
     let text = "compressible text, ".repeat(500);
-    c.send_text(&text).unwrap();
+    c.sender().send_text(&text).unwrap();
     transfer(&mut c, &mut s);
     assert_eq!(events(&mut s), [Ev::Text(text.clone())]);
-    s.send_text(&text).unwrap();
+    s.sender().send_text(&text).unwrap();
     transfer(&mut s, &mut c);
     assert_eq!(events(&mut c), [Ev::Text(text)]);
 }
@@ -83,9 +83,9 @@ fn rfc7692_6_1_rsv1_on_first_frame_only() {
     config.fragment_size = Some(10);
     let (mut c, mut s, _) = deflate_pair(config.clone(), config);
     let text = "compressible text, ".repeat(50);
-    c.send_text(&text).unwrap();
-    c.ping(b"not compressed").unwrap();
-    let frames = decode_all(c.pending_output());
+    c.sender().send_text(&text).unwrap();
+    c.sender().ping(b"not compressed").unwrap();
+    let frames = decode_all(c.output_buffer());
     assert!(frames.len() > 2, "compressed payload split into frames");
     assert_eq!(frames[0].rsv, 0b100);
     assert!(frames[1..].iter().all(|f| f.rsv == 0));
@@ -102,10 +102,10 @@ fn rfc7692_6_1_rsv1_on_first_frame_only() {
 fn threshold_and_opt_out() {
     let (mut c, mut s, _) =
         deflate_pair(with_deflate(DeflateConfig::default()), with_deflate(DeflateConfig::default()));
-    c.send_text("short").unwrap();
-    c.sender().send_uncompressed(MessageKind::Binary, &[0; 1000]).unwrap();
-    c.send_binary(&[0; 1000]).unwrap();
-    let rsv: Vec<u8> = decode_all(c.pending_output()).iter().map(|f| f.rsv).collect();
+    c.sender().send_text("short").unwrap();
+    c.sender().uncompressed().send_binary(&[0; 1000]).unwrap();
+    c.sender().send_binary(&[0; 1000]).unwrap();
+    let rsv: Vec<u8> = decode_all(c.output_buffer()).iter().map(|f| f.rsv).collect();
     assert_eq!(rsv, [0, 0, 0b100]);
     transfer(&mut c, &mut s);
     assert_eq!(events(&mut s), [Ev::Text("short".into()), Ev::Binary(vec![0; 1000]), Ev::Binary(vec![0; 1000])]);
@@ -119,13 +119,13 @@ fn rfc7692_bomb_fails_with_1009() {
     let mut level9 = DeflateConfig::default();
     level9.level = 9;
     let (mut c, mut s, _) = deflate_pair(with_deflate(level9), server_config);
-    c.send_binary(&vec![0; 64 << 20]).unwrap();
-    let wire = c.pending_output().len();
+    c.sender().send_binary(&vec![0; 64 << 20]).unwrap();
+    let wire = c.output_buffer().len();
     assert!(wire < 200 << 10, "{wire} bytes");
     transfer(&mut c, &mut s);
     let evs = events(&mut s);
     assert!(
-        matches!(&evs[..], [Ev::Closed { code, error: Some(wsmachine::Error::Protocol(ProtocolError::MessageTooLarge { .. })), .. }] if code.0 == 1009),
+        matches!(&evs[..], [Ev::Closed { code, failure: Some(wsmachine::Failure::Protocol(ProtocolError::MessageTooLarge { .. })), .. }] if code.0 == 1009),
         "{evs:?}"
     );
     assert!(s.buffer_capacity() <= 2 << 20, "held {} bytes", s.buffer_capacity());
@@ -135,12 +135,13 @@ fn rfc7692_bomb_fails_with_1009() {
 #[test]
 fn rfc7692_6_1_rsv1_misplaced_fails() {
     for bytes in [[client_frame(0x01, b"a"), client_frame(0xc0, b"b")].concat(), client_frame(0xc9, b"")] {
-        let mut s = open_server(Config::default());
-        s.enable_deflate(full_windows());
+        let mut s =
+            Connection::established(t0(), Established::new(Role::Server).deflate(full_windows()), Config::default())
+                .unwrap();
         s.receive(&bytes);
         assert!(matches!(
             events(&mut s).last(),
-            Some(Ev::Closed { error: Some(wsmachine::Error::Protocol(ProtocolError::ReservedBits(_))), .. })
+            Some(Ev::Closed { failure: Some(wsmachine::Failure::Protocol(ProtocolError::ReservedBits(_))), .. })
         ));
     }
     // And RSV1 without the extension, as before (RFC 6455 §5.2).
@@ -152,8 +153,9 @@ fn rfc7692_6_1_rsv1_misplaced_fails() {
 /// §7.2.2: data that is not DEFLATE fails with 1007.
 #[test]
 fn corrupt_compressed_data_fails() {
-    let mut s = open_server(Config::default());
-    s.enable_deflate(full_windows());
+    let mut s =
+        Connection::established(t0(), Established::new(Role::Server).deflate(full_windows()), Config::default())
+            .unwrap();
     s.receive(&client_frame(0xc2, &[0xff; 20]));
     assert_eq!(events(&mut s), [failed(ProtocolError::InvalidCompressedData)]);
 }
@@ -161,8 +163,9 @@ fn corrupt_compressed_data_fails() {
 /// §7.2.3.1: the RFC's compressed "Hello" in a frame.
 #[test]
 fn rfc7692_7_2_3_1_hello_frame() {
-    let mut s = open_server(Config::default());
-    s.enable_deflate(full_windows());
+    let mut s =
+        Connection::established(t0(), Established::new(Role::Server).deflate(full_windows()), Config::default())
+            .unwrap();
     let mut bytes = client_frame(0x41, &[0xf2, 0x48, 0xcd]);
     bytes.extend(client_frame(0x80, &[0xc9, 0xc9, 0x07, 0x00]));
     s.receive(&bytes);
@@ -209,7 +212,7 @@ proptest! {
         prop_assert!(params.is_some());
         let expected: Vec<Ev> = msgs.iter().map(|m| Ev::Binary(m.clone())).collect();
         for m in &msgs {
-            c.send_binary(m).unwrap();
+            c.sender().send_binary(m).unwrap();
         }
         let wire = take_output(&mut c);
         // Whole, and cut anywhere: the same events.
@@ -222,8 +225,7 @@ proptest! {
             let mut cc = with_deflate(DeflateConfig::default());
             cc.fragment_size = frag;
             // A fresh server with the same agreement, fed the same bytes in pieces.
-            let mut s2 = open_server(sc);
-            s2.enable_deflate(params.unwrap());
+            let s2 = Connection::established(t0(), Established::new(Role::Server).deflate(params.unwrap()), sc).unwrap();
             (cc, s2, ())
         };
         let mut split = Vec::new();
@@ -233,7 +235,7 @@ proptest! {
         }
         prop_assert_eq!(split, expected.clone());
         for m in &msgs {
-            s.send_binary(m).unwrap();
+            s.sender().send_binary(m).unwrap();
         }
         transfer(&mut s, &mut c);
         prop_assert_eq!(events(&mut c), expected);

@@ -5,9 +5,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
+use std::time::Instant;
+use wsmachine::SeededRandom;
 use wsmachine::deflate::{DeflateConfig, DeflateParams};
-use wsmachine::random::SeededRandom;
-use wsmachine::{Config, Connection, Role};
+use wsmachine::{Config, Connection, Established, Role};
 
 struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
@@ -31,19 +32,22 @@ static ALLOC: Counting = Counting;
 fn held(params: DeflateParams, policy: DeflateConfig) -> isize {
     let mut config = Config::default();
     config.deflate = Some(policy);
-    let mut client =
-        Connection::established_with_random(Role::Client, config.clone(), SeededRandom::from_seed([1; 32]));
-    client.enable_deflate(params);
+    let mut client = Connection::established_with_random(
+        Instant::now(),
+        Established::new(Role::Client).deflate(params),
+        config.clone(),
+        SeededRandom::from_seed([1; 32]),
+    );
     let text = "some text to compress, ".repeat(100);
-    client.send_text(&text).unwrap();
-    let wire = client.pending_output().to_vec();
+    client.sender().send_text(&text).unwrap();
+    let wire = client.output_buffer().to_vec();
     let before = LIVE.load(Ordering::Relaxed);
-    let mut server = Connection::established(Role::Server, config).unwrap();
-    server.enable_deflate(params);
+    let mut server =
+        Connection::established(Instant::now(), Established::new(Role::Server).deflate(params), config).unwrap();
     server.receive(&wire);
     while server.poll_event().is_some() {}
-    server.send_text(&text).unwrap();
-    let n = server.pending_output().len();
+    server.sender().send_text(&text).unwrap();
+    let n = server.output_buffer().len();
     server.advance_output(n);
     server.shrink_buffers();
     let after = LIVE.load(Ordering::Relaxed);

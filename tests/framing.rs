@@ -2,8 +2,7 @@
 
 mod common;
 use common::*;
-use wsmachine::frame::{FrameError, OpCode};
-use wsmachine::{Config, MessageKind, PreparedMessage, ProtocolError, Role, SendError, State};
+use wsmachine::{Config, Established, MessageKind, OpCode, PreparedMessage, ProtocolError, Role, SendError, State};
 
 fn feed_server(bytes: &[u8]) -> (Vec<Ev>, Vec<Decoded>) {
     feed(open_server(Config::default()), bytes)
@@ -47,7 +46,7 @@ fn rfc6455_5_2_rsv_bits_without_extension_fail() {
 fn rfc6455_5_2_reserved_opcodes_fail() {
     for op in [3u8, 7, 0xb, 0xf] {
         let (evs, out) = feed_server(&client_frame(0x80 | op, b""));
-        assert_fails(&evs, &out, ProtocolError::Frame(FrameError::ReservedOpcode(op)));
+        assert_fails(&evs, &out, ProtocolError::ReservedOpcode(op));
     }
 }
 
@@ -56,7 +55,7 @@ fn rfc6455_5_2_length_msb_fails() {
     let mut bytes = vec![0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1];
     bytes.extend_from_slice(&KEY);
     let (evs, out) = feed_server(&bytes);
-    assert_fails(&evs, &out, ProtocolError::Frame(FrameError::LengthMsbSet));
+    assert_fails(&evs, &out, ProtocolError::InvalidLength);
 }
 
 /// §5.2 with the size limits off (`usize::MAX`): a length with its most
@@ -71,14 +70,14 @@ fn rfc6455_5_2_huge_lengths_without_limits() {
     config.max_message_size = usize::MAX;
     for established in [false, true] {
         let unlimited = || match established {
-            true => wsmachine::Connection::established(Role::Server, config.clone()).unwrap(),
+            true => wsmachine::Connection::established(t0(), Established::new(Role::Server), config.clone()).unwrap(),
             false => open_server(config.clone()),
         };
         let mut bytes = vec![0x82, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
         bytes.extend_from_slice(&KEY);
         bytes.extend_from_slice(&[1; 32]);
         let (evs, out) = feed(unlimited(), &bytes);
-        assert_fails(&evs, &out, ProtocolError::Frame(FrameError::LengthMsbSet));
+        assert_fails(&evs, &out, ProtocolError::InvalidLength);
 
         let mut bytes = vec![0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
         bytes.extend_from_slice(&KEY);
@@ -201,7 +200,7 @@ fn rfc6455_8_1_text_frame_cut_anywhere() {
 /// RFC 6455 §5.3: a masked frame that spans reads is unmasked as the later
 /// reads are copied in (the bytes already buffered were unmasked when
 /// polled). Cut anywhere, polled after each piece or not, the middle piece
-/// copied in by `receive` or read into `receive_buffer` (raw: the copy of the
+/// copied in by `receive` or read into `input_buffer` (raw: the copy of the
 /// piece after it cannot unmask ahead, and the parse does), the payload
 /// comes out the same;
 /// so do the frames behind it, and a key phase past every offset 0-3.
@@ -233,8 +232,8 @@ fn rfc6455_5_3_masked_frame_across_reads_polled_or_not() {
             // buffer: copied raw, with nothing unmasked before the next poll.
             if read_into_buffer {
                 let piece = &wire[cut_a..cut_b];
-                server.receive_buffer()[..piece.len()].copy_from_slice(piece);
-                server.received(piece.len());
+                server.input_buffer()[..piece.len()].copy_from_slice(piece);
+                server.advance_input(piece.len());
             } else {
                 server.receive(&wire[cut_a..cut_b]);
             }
@@ -309,14 +308,14 @@ fn fragment_flood_memory_is_bounded_by_payload() {
 fn sixteen_mib_messages_work_by_default() {
     let (mut client, mut server) = pair();
     let big: Vec<u8> = (0..16 << 20).map(|i| (i % 251) as u8).collect();
-    client.send_binary(&big).unwrap();
+    client.sender().send_binary(&big).unwrap();
     transfer(&mut client, &mut server);
     match server.poll_event() {
         Some(wsmachine::Event::Binary(b)) => assert!(b == big.as_slice()),
         other => panic!("{other:?}"),
     }
     let text = "é".repeat(8 << 20);
-    server.send_text(&text).unwrap();
+    server.sender().send_text(&text).unwrap();
     let out = take_output(&mut server);
     // Arriving in 64 KiB reads.
     for chunk in out.chunks(65536) {
@@ -332,16 +331,16 @@ fn sixteen_mib_messages_work_by_default() {
 fn rfc6455_5_3_client_masks_every_frame_with_fresh_keys() {
     let (mut client, mut server) = pair();
     for i in 0..50 {
-        client.send_binary(&[i; 9]).unwrap();
+        client.sender().send_binary(&[i; 9]).unwrap();
     }
-    client.ping(b"p").unwrap();
-    let frames = decode_all(client.pending_output());
+    client.sender().ping(b"p").unwrap();
+    let frames = decode_all(client.output_buffer());
     let keys: std::collections::HashSet<_> = frames.iter().map(|f| f.mask.expect("masked")).collect();
     assert_eq!(keys.len(), frames.len(), "a fresh key per frame");
     transfer(&mut client, &mut server);
     assert_eq!(events(&mut server).len(), 51);
-    server.send_text("x").unwrap();
-    assert!(decode_all(server.pending_output()).iter().all(|f| f.mask.is_none()));
+    server.sender().send_text("x").unwrap();
+    assert!(decode_all(server.output_buffer()).iter().all(|f| f.mask.is_none()));
 }
 
 /// §5.3: the keys are the random source's bytes, used in order, a fresh one
@@ -357,13 +356,18 @@ fn rfc6455_5_3_masking_keys_are_the_source_output_in_order() {
             next = next.wrapping_add(1);
         }
     };
-    let mut client = wsmachine::Connection::established_with_random(Role::Client, Config::default(), counter);
+    let mut client = wsmachine::Connection::established_with_random(
+        t0(),
+        Established::new(Role::Client),
+        Config::default(),
+        counter,
+    );
     let payloads: Vec<Vec<u8>> =
         (0..40usize).map(|i| (0..i * 1597 % 40_000).map(|j| (j * 7 + i) as u8).collect()).collect();
     for p in &payloads {
-        client.send_binary(p).unwrap();
+        client.sender().send_binary(p).unwrap();
     }
-    let frames = decode_all(client.pending_output());
+    let frames = decode_all(client.output_buffer());
     assert_eq!(frames.len(), payloads.len());
     for (i, (frame, payload)) in frames.iter().zip(&payloads).enumerate() {
         let k = (i * 4) as u8;
@@ -377,8 +381,8 @@ fn automatic_fragmentation_at_fragment_size() {
     let mut config = Config::default();
     config.fragment_size = Some(4);
     let (mut client, mut server) = pair_with(config.clone(), config);
-    client.send_text("abcdefghij").unwrap();
-    let frames = decode_all(client.pending_output());
+    client.sender().send_text("abcdefghij").unwrap();
+    let frames = decode_all(client.output_buffer());
     let shape: Vec<_> = frames.iter().map(|f| (f.fin, f.opcode, f.payload.len())).collect();
     assert_eq!(shape, [(false, OpCode::Text, 4), (false, OpCode::Continuation, 4), (true, OpCode::Continuation, 2)]);
     transfer(&mut client, &mut server);
@@ -388,16 +392,16 @@ fn automatic_fragmentation_at_fragment_size() {
 #[test]
 fn streamed_send_with_interleaved_ping() {
     let (mut client, mut server) = pair();
-    client.begin_message(MessageKind::Text).unwrap();
-    assert_eq!(client.send_text("x"), Err(SendError::MessageInProgress));
-    client.send_fragment("héllo".as_bytes()[..2].as_ref()).unwrap();
-    client.ping(b"mid").unwrap();
-    client.send_fragment(&"héllo".as_bytes()[2..]).unwrap();
-    client.send_fragment(b"").unwrap();
-    assert_eq!(client.send_fragment(b"\xff"), Err(SendError::InvalidUtf8));
-    client.finish_message(b"!").unwrap();
-    assert_eq!(client.finish_message(b""), Err(SendError::NoMessageInProgress));
-    let frames = decode_all(client.pending_output());
+    client.sender().begin_message(MessageKind::Text).unwrap();
+    assert_eq!(client.sender().send_text("x"), Err(SendError::MessageInProgress));
+    client.sender().send_fragment("héllo".as_bytes()[..2].as_ref()).unwrap();
+    client.sender().ping(b"mid").unwrap();
+    client.sender().send_fragment(&"héllo".as_bytes()[2..]).unwrap();
+    client.sender().send_fragment(b"").unwrap();
+    assert_eq!(client.sender().send_fragment(b"\xff"), Err(SendError::InvalidUtf8));
+    client.sender().finish_message(b"!").unwrap();
+    assert_eq!(client.sender().finish_message(b""), Err(SendError::NoMessageInProgress));
+    let frames = decode_all(client.output_buffer());
     let ops: Vec<_> = frames.iter().map(|f| (f.opcode, f.fin)).collect();
     assert_eq!(
         ops,
@@ -470,12 +474,12 @@ fn prepared_message_is_copied_by_servers_and_reencoded_by_clients() {
     let msg = PreparedMessage::binary(&[5; 300]);
     let mut servers: Vec<_> = (0..3).map(|_| open_server(Config::default())).collect();
     for s in &mut servers {
-        s.send_prepared(&msg).unwrap();
-        assert_eq!(s.pending_output(), msg.frame());
+        s.sender().send_prepared(&msg).unwrap();
+        assert_eq!(s.output_buffer(), msg.frame());
     }
     let mut client = open_client(Config::default());
-    client.send_prepared(&msg).unwrap();
-    let frames = decode_all(client.pending_output());
+    client.sender().send_prepared(&msg).unwrap();
+    let frames = decode_all(client.output_buffer());
     assert!(frames[0].mask.is_some());
     assert_eq!(frames[0].payload, vec![5; 300]);
 }
@@ -483,19 +487,26 @@ fn prepared_message_is_copied_by_servers_and_reencoded_by_clients() {
 #[test]
 fn control_payload_and_text_arguments_are_checked() {
     let mut s = open_server(Config::default());
-    assert_eq!(s.ping(&[0; 126]), Err(SendError::ControlTooLong(126)));
-    assert_eq!(s.pong(&[0; 126]), Err(SendError::ControlTooLong(126)));
-    assert_eq!(s.send(MessageKind::Text, b"\xff"), Err(SendError::InvalidUtf8));
-    assert!(s.pending_output().is_empty());
+    assert_eq!(s.sender().ping(&[0; 126]), Err(SendError::ControlTooLong(126)));
+    assert_eq!(s.sender().pong(&[0; 126]), Err(SendError::ControlTooLong(126)));
+    // Whole text messages are `&str`; streamed text is checked as it goes.
+    s.sender().begin_message(MessageKind::Text).unwrap();
+    assert_eq!(s.sender().send_fragment(b"\xff"), Err(SendError::InvalidUtf8));
+    assert!(s.output_buffer().is_empty());
     assert_eq!(s.state(), State::Open);
 }
 
 /// A connection created OPEN (the upgrade was done elsewhere) works as a pair.
 #[test]
 fn established_connections_talk() {
-    let mut c = wsmachine::Connection::established_with_random(Role::Client, Config::default(), seeded(9));
+    let mut c = wsmachine::Connection::established_with_random(
+        t0(),
+        Established::new(Role::Client),
+        Config::default(),
+        seeded(9),
+    );
     let mut s = open_server(Config::default());
-    c.send_text("over h2").unwrap();
+    c.sender().send_text("over h2").unwrap();
     transfer(&mut c, &mut s);
     assert_eq!(events(&mut s), [Ev::Text("over h2".into())]);
 }

@@ -3,11 +3,11 @@
 mod common;
 use common::*;
 use wsmachine::handshake::accept_key;
-use wsmachine::{ClientRequest, Config, Connection, Error, Event, HandshakeError, SendError, State};
+use wsmachine::{ClientRequest, Config, Connection, Event, Failure, HandshakeError, SendError, State};
 
 /// A client with a fixed key, and the accept value a server must answer.
 fn client(req: ClientRequest) -> (Connection, String) {
-    let mut c = Connection::client_with_random(req, Config::default(), seeded(1));
+    let mut c = Connection::client_with_random(t0(), req, Config::default(), seeded(1));
     let request = String::from_utf8(take_output(&mut c)).unwrap();
     let key = request.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap().to_owned();
     (c, accept_key(key.as_bytes()))
@@ -27,7 +27,7 @@ fn response(accept: &str, extra: &str) -> String {
 
 fn handshake_error(c: &mut Connection) -> HandshakeError {
     match events(c).as_slice() {
-        [Ev::Closed { error: Some(Error::Handshake(e)), clean: false, .. }] => e.clone(),
+        [Ev::Closed { failure: Some(Failure::Handshake(e)), clean: false, .. }] => e.clone(),
         other => panic!("{other:?}"),
     }
 }
@@ -36,8 +36,8 @@ fn handshake_error(c: &mut Connection) -> HandshakeError {
 #[test]
 fn rfc6455_4_1_request_and_random_key() {
     let req = ClientRequest::new("ws://example.com:8080/a?b=c").unwrap().header("Origin", "http://x").unwrap();
-    let mut a = Connection::client(req.clone(), Config::default()).unwrap();
-    let mut b = Connection::client(req, Config::default()).unwrap();
+    let mut a = Connection::client(t0(), req.clone(), Config::default()).unwrap();
+    let mut b = Connection::client(t0(), req, Config::default()).unwrap();
     let (ra, rb) = (String::from_utf8(take_output(&mut a)).unwrap(), String::from_utf8(take_output(&mut b)).unwrap());
     assert!(
         ra.starts_with(
@@ -51,7 +51,7 @@ fn rfc6455_4_1_request_and_random_key() {
     use base64::Engine as _;
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(key(&ra)).unwrap().len(), 16);
     assert_eq!(a.state(), State::Connecting);
-    assert_eq!(a.send_text("early"), Err(SendError::NotOpen));
+    assert_eq!(a.sender().send_text("early"), Err(SendError::NotOpen));
 }
 
 #[test]
@@ -168,7 +168,7 @@ fn response_limits_and_eof() {
         let mut config = Config::default();
         config.max_headers = max_headers;
         let req = ClientRequest::new("ws://example.com/chat").unwrap();
-        let mut c = Connection::client_with_random(req, config, seeded(1));
+        let mut c = Connection::client_with_random(t0(), req, config, seeded(1));
         let request = String::from_utf8(take_output(&mut c)).unwrap();
         let key = request.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap().to_owned();
         // Upgrade, Connection, Sec-WebSocket-Accept and 70 more: 73 fields.
@@ -185,8 +185,8 @@ fn response_limits_and_eof() {
 fn rfc6455_4_1_server_request_roundtrip() {
     // Our client's request passes our server's checks, subprotocol included.
     let req = ClientRequest::new("ws://localhost:9001/x").unwrap().protocol("p1").unwrap().protocol("p2").unwrap();
-    let mut c = Connection::client_with_random(req, Config::default(), seeded(2));
-    let mut s = Connection::server(Config::default());
+    let mut c = Connection::client_with_random(t0(), req, Config::default(), seeded(2));
+    let mut s = Connection::server(t0(), Config::default());
     transfer(&mut c, &mut s);
     match s.poll_event() {
         Some(Event::Request(r)) => {
@@ -195,7 +195,7 @@ fn rfc6455_4_1_server_request_roundtrip() {
         }
         other => panic!("{other:?}"),
     }
-    s.accept(wsmachine::Accept::new().protocol("p2")).unwrap();
+    s.accept(t0(), wsmachine::Accept::new().protocol("p2")).unwrap();
     transfer(&mut s, &mut c);
     assert_eq!(events(&mut c), [Ev::Open(Some("p2".into()))]);
 }

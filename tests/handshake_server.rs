@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wsmachine::{Accept, Config, Connection, DecisionError, Event, HandshakeError, Reject, State};
 
 const GOOD: &str = "GET /chat?room=1 HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
@@ -11,7 +11,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Extensions: x-foo; a=1,
 Sec-WebSocket-Version: 13\r\n\r\n";
 
 fn respond(request: &str, config: Config) -> (String, Vec<Ev>) {
-    let mut server = Connection::server(config);
+    let mut server = Connection::server(t0(), config);
     server.receive(request.as_bytes());
     let evs = events(&mut server);
     (String::from_utf8_lossy(&take_output(&mut server)).into_owned(), evs)
@@ -23,7 +23,7 @@ fn assert_refused(request: &str, status: u16, error: HandshakeError) -> String {
     assert!(response.starts_with(&format!("HTTP/1.1 {status} ")), "{response}");
     assert!(response.contains("Connection: close\r\n"), "{response}");
     match evs.as_slice() {
-        [Ev::Closed { error: Some(e), clean: false, .. }] => assert_eq!(e, &wsmachine::Error::Handshake(error)),
+        [Ev::Closed { failure: Some(e), clean: false, .. }] => assert_eq!(e, &wsmachine::Failure::Handshake(error)),
         other => panic!("{other:?}"),
     }
     response
@@ -39,7 +39,7 @@ fn replace(header: &str, value: &str) -> String {
 
 #[test]
 fn rfc6455_4_2_1_valid_request_is_reported_with_its_parts() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(t0(), Config::default());
     server.receive(GOOD.as_bytes());
     match server.poll_event() {
         Some(Event::Request(req)) => {
@@ -64,10 +64,10 @@ fn rfc6455_4_2_1_valid_request_is_reported_with_its_parts() {
 /// chosen subprotocol.
 #[test]
 fn rfc6455_4_2_2_accept_response() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(t0(), Config::default());
     server.receive(GOOD.as_bytes());
     events(&mut server);
-    server.accept(Accept::new().protocol("superchat").header("Set-Cookie", "id=1")).unwrap();
+    server.accept(t0(), Accept::new().protocol("superchat").header("Set-Cookie", "id=1")).unwrap();
     let out = String::from_utf8(take_output(&mut server)).unwrap();
     assert_eq!(
         out,
@@ -78,36 +78,39 @@ fn rfc6455_4_2_2_accept_response() {
     assert_eq!(events(&mut server), [Ev::Open(Some("superchat".into()))]);
     assert_eq!(server.state(), State::Open);
     assert_eq!(server.protocol(), Some("superchat"));
-    assert_eq!(server.accept(Accept::new()), Err(DecisionError::NoRequest));
+    assert_eq!(server.accept(t0(), Accept::new()), Err(DecisionError::NoRequest));
 }
 
 #[test]
 fn rfc6455_4_2_2_protocol_must_be_offered_and_headers_valid() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(t0(), Config::default());
     server.receive(GOOD.as_bytes());
     events(&mut server);
-    assert_eq!(server.accept(Accept::new().protocol("other")), Err(DecisionError::ProtocolNotOffered("other".into())));
+    assert_eq!(
+        server.accept(t0(), Accept::new().protocol("other")),
+        Err(DecisionError::ProtocolNotOffered("other".into()))
+    );
     assert!(matches!(
-        server.accept(Accept::new().header("Sec-WebSocket-Accept", "x")),
+        server.accept(t0(), Accept::new().header("Sec-WebSocket-Accept", "x")),
         Err(DecisionError::InvalidHeader(_))
     ));
-    assert!(matches!(server.accept(Accept::new().header("X", "a\r\nb")), Err(DecisionError::InvalidHeader(_))));
-    assert!(server.pending_output().is_empty(), "failed decisions write nothing");
-    server.accept(Accept::new()).unwrap();
+    assert!(matches!(server.accept(t0(), Accept::new().header("X", "a\r\nb")), Err(DecisionError::InvalidHeader(_))));
+    assert!(server.output_buffer().is_empty(), "failed decisions write nothing");
+    server.accept(t0(), Accept::new()).unwrap();
 }
 
 #[test]
 fn reject_with_any_status_headers_and_body() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(t0(), Config::default());
     server.receive(GOOD.as_bytes());
     events(&mut server);
     assert_eq!(server.reject(Reject::status(101)), Err(DecisionError::InvalidStatus(101)));
     server.reject(Reject::status(403).header("X-Why", "origin").body("no")).unwrap();
     let out = String::from_utf8(take_output(&mut server)).unwrap();
     assert_eq!(out, "HTTP/1.1 403 Forbidden\r\nX-Why: origin\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno");
-    assert!(matches!(events(&mut server).as_slice(), [Ev::Closed { error: None, clean: false, .. }]));
+    assert!(matches!(events(&mut server).as_slice(), [Ev::Closed { failure: None, clean: false, .. }]));
     assert!(server.should_close_transport());
-    assert_eq!(server.send_text("x"), Err(wsmachine::SendError::Closed(wsmachine::Initiator::Local)));
+    assert_eq!(server.sender().send_text("x"), Err(wsmachine::SendError::Closed(wsmachine::Initiator::Local)));
 }
 
 /// Requests cut into any pieces parse the same; bytes after the head are frames.
@@ -117,17 +120,17 @@ fn request_split_anywhere_and_frames_after_head_kept() {
     let mut bytes = GOOD.as_bytes().to_vec();
     bytes.extend_from_slice(&frame);
     for split in 1..bytes.len() {
-        let mut server = Connection::server(Config::default());
+        let mut server = Connection::server(t0(), Config::default());
         server.receive(&bytes[..split]);
         let mut evs = events(&mut server);
         server.receive(&bytes[split..]);
         evs.extend(events(&mut server));
         assert_eq!(evs, [Ev::Request("/chat?room=1".into())], "split {split}");
-        server.accept(Accept::new()).unwrap();
+        server.accept(t0(), Accept::new()).unwrap();
         assert_eq!(events(&mut server), [Ev::Open(None), Ev::Text("early".into())], "split {split}");
     }
     // One byte at a time.
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(t0(), Config::default());
     let mut evs = Vec::new();
     for b in &bytes {
         server.receive(std::slice::from_ref(b));
@@ -219,7 +222,7 @@ fn head_size_and_header_count_limits_431() {
     assert!(response.starts_with("HTTP/1.1 431 "), "{response}");
     assert!(matches!(
         &evs[0],
-        Ev::Closed { error: Some(wsmachine::Error::Handshake(HandshakeError::TooManyHeaders { limit: 4 })), .. }
+        Ev::Closed { failure: Some(wsmachine::Failure::Handshake(HandshakeError::TooManyHeaders { limit: 4 })), .. }
     ));
 
     // More header fields than the parser keeps on the stack (64): allowed
@@ -228,7 +231,7 @@ fn head_size_and_header_count_limits_431() {
     let many = GOOD.replacen("Origin:", &format!("{extra}Origin:"), 1);
     let mut config = Config::default();
     config.max_headers = 100;
-    let mut server = Connection::server(config.clone());
+    let mut server = Connection::server(t0(), config.clone());
     server.receive(many.as_bytes());
     assert_eq!(events(&mut server), [Ev::Request("/chat?room=1".into())]);
     assert_eq!(server.pending_request().unwrap().headers().len(), 98);
@@ -238,53 +241,54 @@ fn head_size_and_header_count_limits_431() {
     assert!(response.starts_with("HTTP/1.1 431 "), "{response}");
     assert!(matches!(
         &evs[0],
-        Ev::Closed { error: Some(wsmachine::Error::Handshake(HandshakeError::TooManyHeaders { limit: 97 })), .. }
+        Ev::Closed { failure: Some(wsmachine::Failure::Handshake(HandshakeError::TooManyHeaders { limit: 97 })), .. }
     ));
 }
 
 #[test]
 fn eof_during_handshake_closes_without_response() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(t0(), Config::default());
     server.receive(&GOOD.as_bytes()[..20]);
     server.receive_eof();
     assert!(matches!(
         events(&mut server).as_slice(),
-        [Ev::Closed { error: Some(wsmachine::Error::Handshake(HandshakeError::Eof)), .. }]
+        [Ev::Closed { failure: Some(wsmachine::Failure::Handshake(HandshakeError::Eof)), .. }]
     ));
-    assert!(server.pending_output().is_empty());
+    assert!(server.output_buffer().is_empty());
     assert!(server.should_close_transport());
 }
 
 #[test]
 fn eof_while_awaiting_the_decision_closes() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(t0(), Config::default());
     server.receive(GOOD.as_bytes());
     assert_eq!(events(&mut server).len(), 1);
     server.receive_eof();
     assert!(matches!(
         events(&mut server).as_slice(),
-        [Ev::Closed { error: Some(wsmachine::Error::Handshake(HandshakeError::Eof)), .. }]
+        [Ev::Closed { failure: Some(wsmachine::Failure::Handshake(HandshakeError::Eof)), .. }]
     ));
-    assert_eq!(server.accept(Accept::new()), Err(DecisionError::NoRequest));
+    assert_eq!(server.accept(t0(), Accept::new()), Err(DecisionError::NoRequest));
     assert!(server.should_close_transport());
 }
 
+/// §4.2.1 and the handshake timeout: it starts when the connection is
+/// created (at the `now` its constructor is given); a request still
+/// incomplete when it runs out is answered 408.
 #[test]
 fn handshake_timeout_408_when_request_incomplete() {
     let mut config = Config::default();
     config.handshake_timeout = Some(Duration::from_secs(5));
-    let t0 = Instant::now();
-    let mut server = Connection::server(config);
-    assert_eq!(server.poll_timeout(), None, "no clock yet");
-    server.handle_timeout(t0);
-    assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+    let t0 = t0();
+    let mut server = Connection::server(t0, config);
+    assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(5)), "armed at creation");
     server.receive(b"GET / HT");
     server.handle_timeout(t0 + Duration::from_secs(4));
     assert!(events(&mut server).is_empty());
     server.handle_timeout(t0 + Duration::from_secs(5));
     assert!(matches!(
         events(&mut server).as_slice(),
-        [Ev::Closed { error: Some(wsmachine::Error::HandshakeTimeout), .. }]
+        [Ev::Closed { failure: Some(wsmachine::Failure::HandshakeTimeout), .. }]
     ));
     assert!(String::from_utf8(take_output(&mut server)).unwrap().starts_with("HTTP/1.1 408 "));
     assert_eq!(server.poll_timeout(), None);
@@ -294,24 +298,24 @@ fn handshake_timeout_408_when_request_incomplete() {
 fn handshake_timeout_covers_the_applications_decision() {
     let mut config = Config::default();
     config.handshake_timeout = Some(Duration::from_secs(5));
-    let t0 = Instant::now();
-    let mut server = Connection::server(config);
+    let t0 = t0();
+    let mut server = Connection::server(t0, config);
     server.handle_timeout(t0);
     server.receive(GOOD.as_bytes());
     assert_eq!(events(&mut server).len(), 1);
     server.handle_timeout(t0 + Duration::from_secs(6));
     assert!(matches!(
         events(&mut server).as_slice(),
-        [Ev::Closed { error: Some(wsmachine::Error::HandshakeTimeout), .. }]
+        [Ev::Closed { failure: Some(wsmachine::Failure::HandshakeTimeout), .. }]
     ));
-    assert!(server.pending_output().is_empty(), "no response once a decision was pending");
-    assert_eq!(server.accept(Accept::new()), Err(DecisionError::NoRequest));
+    assert!(server.output_buffer().is_empty(), "no response once a decision was pending");
+    assert_eq!(server.accept(t0, Accept::new()), Err(DecisionError::NoRequest));
 }
 
 /// The standalone API: parse, check and answer without a Connection.
 #[test]
 fn standalone_request_parsing() {
-    use wsmachine::handshake::server::{RequestHead, check_request, write_accept};
+    use wsmachine::handshake::{RequestHead, check_request, write_accept};
     assert!(RequestHead::parse(&GOOD.as_bytes()[..30], 64).unwrap().is_none());
     let (head, len) = RequestHead::parse(GOOD.as_bytes(), 64).unwrap().unwrap();
     assert_eq!(len, GOOD.len());

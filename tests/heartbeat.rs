@@ -2,18 +2,18 @@
 
 mod common;
 use common::*;
-use std::time::{Duration, Instant};
-use wsmachine::frame::OpCode;
-use wsmachine::{Config, Error, State};
+use std::time::Duration;
+use wsmachine::OpCode;
+use wsmachine::{Accept, ClientRequest, Config, Connection, Failure, State};
 
 /// §5.5.2: a Ping is answered with a Pong with the same payload, and reported.
 #[test]
 fn rfc6455_5_5_2_ping_is_answered_and_reported() {
     let (mut client, mut server) = pair();
-    client.ping(b"are you there").unwrap();
+    client.sender().ping(b"are you there").unwrap();
     transfer(&mut client, &mut server);
     assert_eq!(events(&mut server), [Ev::Ping(b"are you there".to_vec())]);
-    let out = decode_all(server.pending_output());
+    let out = decode_all(server.output_buffer());
     assert_eq!((out[0].opcode, out[0].payload.as_slice()), (OpCode::Pong, &b"are you there"[..]));
     transfer(&mut server, &mut client);
     assert_eq!(events(&mut client), [Ev::Pong(b"are you there".to_vec())]);
@@ -26,9 +26,9 @@ fn auto_pong_can_be_turned_off() {
     let mut server = open_server(config);
     server.receive(&client_frame(0x89, b"x"));
     assert_eq!(events(&mut server), [Ev::Ping(b"x".to_vec())]);
-    assert!(server.pending_output().is_empty());
-    server.pong(b"x").unwrap();
-    assert_eq!(decode_all(server.pending_output())[0].opcode, OpCode::Pong);
+    assert!(server.output_buffer().is_empty());
+    server.sender().pong(b"x").unwrap();
+    assert_eq!(decode_all(server.output_buffer())[0].opcode, OpCode::Pong);
 }
 
 /// Autobahn 2.10: ten Pings arriving together get ten Pongs, in order.
@@ -38,7 +38,7 @@ fn rfc6455_5_5_2_every_ping_is_answered() {
     let bytes: Vec<u8> = (0..10).flat_map(|i| client_frame(0x89, format!("payload-{i}").as_bytes())).collect();
     server.receive(&bytes);
     assert_eq!(events(&mut server).len(), 10);
-    let payloads: Vec<_> = decode_all(server.pending_output()).into_iter().map(|f| f.payload).collect();
+    let payloads: Vec<_> = decode_all(server.output_buffer()).into_iter().map(|f| f.payload).collect();
     let expected: Vec<_> = (0..10).map(|i| format!("payload-{i}").into_bytes()).collect();
     assert_eq!(payloads, expected);
 }
@@ -52,9 +52,9 @@ fn rfc6455_5_5_3_ping_flood_keeps_output_bounded() {
     for i in 0..100_000u32 {
         server.receive(&client_frame(0x89, &i.to_be_bytes()));
         assert_eq!(events(&mut server).len(), 1);
-        assert!(server.buffered_amount() <= backlog + 16);
+        assert!(server.output_buffer().len() <= backlog + 16);
     }
-    let out = decode_all(server.pending_output());
+    let out = decode_all(server.output_buffer());
     assert_eq!(out.last().unwrap().payload, 99_999u32.to_be_bytes(), "the latest Ping is answered");
     let mut config = Config::default();
     config.auto_pong_backlog = 0;
@@ -63,7 +63,7 @@ fn rfc6455_5_5_3_ping_flood_keeps_output_bounded() {
         server.receive(&client_frame(0x89, &i.to_be_bytes()));
         events(&mut server);
     }
-    assert_eq!(decode_all(server.pending_output()).len(), 1, "backlog 0: only the latest Pong");
+    assert_eq!(decode_all(server.output_buffer()).len(), 1, "backlog 0: only the latest Pong");
 }
 
 /// A Pong the user sends is never replaced by (or replaces) an automatic one,
@@ -76,20 +76,20 @@ fn user_pong_and_partly_written_pong_are_kept() {
     let mut server = open_server(config.clone());
     server.receive(&client_frame(0x89, b"a"));
     events(&mut server);
-    server.pong(b"mine").unwrap();
+    server.sender().pong(b"mine").unwrap();
     server.receive(&client_frame(0x89, b"b"));
     events(&mut server);
-    let payloads: Vec<_> = decode_all(server.pending_output()).into_iter().map(|f| f.payload).collect();
+    let payloads: Vec<_> = decode_all(server.output_buffer()).into_iter().map(|f| f.payload).collect();
     assert_eq!(payloads, [b"a".to_vec(), b"mine".to_vec(), b"b".to_vec()]);
 
     let mut server = open_server(config);
     server.receive(&client_frame(0x89, b"first"));
     events(&mut server);
-    let mut written = server.pending_output()[..2].to_vec();
+    let mut written = server.output_buffer()[..2].to_vec();
     server.advance_output(2);
     server.receive(&client_frame(0x89, b"second"));
     events(&mut server);
-    written.extend_from_slice(server.pending_output());
+    written.extend_from_slice(server.output_buffer());
     let payloads: Vec<_> = decode_all(&written).into_iter().map(|f| f.payload).collect();
     assert_eq!(payloads, [b"first".to_vec(), b"second".to_vec()]);
 }
@@ -97,11 +97,11 @@ fn user_pong_and_partly_written_pong_are_kept() {
 #[test]
 fn no_pong_after_our_close() {
     let mut server = open_server(Config::default());
-    server.close(wsmachine::CloseCode::NORMAL, "").unwrap();
+    server.sender().close(t0(), wsmachine::CloseCode::NORMAL, "").unwrap();
     take_output(&mut server);
     server.receive(&client_frame(0x89, b"x"));
     assert_eq!(events(&mut server), [Ev::Ping(b"x".to_vec())]);
-    assert!(server.pending_output().is_empty());
+    assert!(server.output_buffer().is_empty());
 }
 
 fn heartbeat_config() -> Config {
@@ -115,13 +115,13 @@ fn heartbeat_config() -> Config {
 #[test]
 fn heartbeat_ping_when_idle_and_pong_keeps_alive() {
     let (mut client, mut server) = pair_with(Config::default(), heartbeat_config());
-    let t0 = Instant::now();
+    let t0 = t0();
     server.handle_timeout(t0);
     assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(10)));
     server.handle_timeout(t0 + Duration::from_secs(9));
-    assert!(server.pending_output().is_empty());
+    assert!(server.output_buffer().is_empty());
     server.handle_timeout(t0 + Duration::from_secs(10));
-    let ping = decode_all(server.pending_output());
+    let ping = decode_all(server.output_buffer());
     assert_eq!(ping[0].opcode, OpCode::Ping);
     assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(15)));
     transfer(&mut server, &mut client);
@@ -137,14 +137,14 @@ fn heartbeat_ping_when_idle_and_pong_keeps_alive() {
 #[test]
 fn heartbeat_waits_while_traffic_flows() {
     let (mut client, mut server) = pair_with(Config::default(), heartbeat_config());
-    let t0 = Instant::now();
+    let t0 = t0();
     server.handle_timeout(t0);
     for s in 1..30 {
-        client.send_text("tick").unwrap();
+        client.sender().send_text("tick").unwrap();
         transfer(&mut client, &mut server);
         events(&mut server);
         server.handle_timeout(t0 + Duration::from_secs(s));
-        assert!(server.pending_output().is_empty(), "no ping at {s}s");
+        assert!(server.output_buffer().is_empty(), "no ping at {s}s");
     }
 }
 
@@ -152,22 +152,37 @@ fn heartbeat_waits_while_traffic_flows() {
 #[test]
 fn pong_timeout_fails_the_connection() {
     let (_client, mut server) = pair_with(Config::default(), heartbeat_config());
-    let t0 = Instant::now();
+    let t0 = t0();
     server.handle_timeout(t0);
     server.handle_timeout(t0 + Duration::from_secs(10));
     take_output(&mut server);
     server.handle_timeout(t0 + Duration::from_secs(15));
     match events(&mut server).as_slice() {
-        [Ev::Closed { code, clean: false, error: Some(Error::PongTimeout), .. }] => assert_eq!(code.0, 1006),
+        [Ev::Closed { code, clean: false, failure: Some(Failure::PongTimeout), .. }] => assert_eq!(code.0, 1006),
         other => panic!("{other:?}"),
     }
     assert!(server.should_close_transport());
     assert_eq!(server.poll_timeout(), None);
 }
 
-/// A connection that is never given time never times out.
+/// Time enters as arguments: the handshake timer runs from the server's
+/// creation and the heartbeat from the `now` given to `accept`, each a real
+/// deadline at once, with no call to `handle_timeout` needed to start it.
 #[test]
-fn no_time_no_timeouts() {
-    let (_client, server) = pair_with(Config::default(), heartbeat_config());
-    assert_eq!(server.poll_timeout(), None);
+fn timers_start_at_the_time_given_to_the_call_that_starts_them() {
+    let mut config = heartbeat_config();
+    config.handshake_timeout = Some(Duration::from_secs(60));
+    let t0 = t0();
+    let request = ClientRequest::new("ws://localhost/").unwrap();
+    let mut client = Connection::client_with_random(t0, request, Config::default(), seeded(1));
+    let mut server = Connection::server(t0, config);
+    assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(60)), "the handshake timer");
+    transfer(&mut client, &mut server);
+    assert_eq!(events(&mut server), [Ev::Request("/".into())]);
+    let t1 = t0 + Duration::from_secs(3);
+    server.accept(t1, Accept::new()).unwrap();
+    take_output(&mut server); // the 101
+    assert_eq!(server.poll_timeout(), Some(t1 + Duration::from_secs(10)), "the heartbeat, from accept");
+    server.handle_timeout(t1 + Duration::from_secs(10));
+    assert_eq!(decode_all(server.output_buffer())[0].opcode, OpCode::Ping);
 }

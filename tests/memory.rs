@@ -12,7 +12,7 @@ fn idle_open_connection_is_small() {
 
     let (mut client, mut server) = pair();
     for size in [10, 1000, 100_000] {
-        client.send_binary(&vec![1; size]).unwrap();
+        client.sender().send_binary(&vec![1; size]).unwrap();
         transfer(&mut client, &mut server);
         events(&mut server);
     }
@@ -27,7 +27,7 @@ fn idle_open_connection_is_small() {
     assert_eq!(server.buffer_capacity(), 0);
     assert_eq!(client.buffer_capacity(), 0);
     // Still works after shrinking.
-    client.send_text("again").unwrap();
+    client.sender().send_text("again").unwrap();
     transfer(&mut client, &mut server);
     assert_eq!(events(&mut server), [Ev::Text("again".into())]);
 }

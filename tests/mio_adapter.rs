@@ -13,7 +13,7 @@ use wsmachine::{Accept, ClientRequest, CloseCode, Config, Connection, Event, Sta
 struct Echo;
 
 impl Handler for Echo {
-    fn handle(&mut self, _id: Token, ws: &mut Connection) {
+    fn handle(&mut self, _id: Token, ws: &mut Connection, now: Instant) {
         while let Some((event, mut tx)) = ws.poll_event_with_sender() {
             let accept = match event {
                 Event::Request(_) => true,
@@ -28,7 +28,7 @@ impl Handler for Echo {
                 _ => false,
             };
             if accept {
-                ws.accept(Accept::new()).unwrap();
+                ws.accept(now, Accept::new()).unwrap();
             }
         }
     }
@@ -77,7 +77,7 @@ struct Client {
 }
 
 impl Handler for Client {
-    fn handle(&mut self, _id: Token, ws: &mut Connection) {
+    fn handle(&mut self, _id: Token, ws: &mut Connection, now: Instant) {
         while let Some(event) = ws.poll_event() {
             match event {
                 Event::Open(_) => {}
@@ -89,11 +89,11 @@ impl Handler for Client {
         }
         if ws.state() == State::Open && !self.to_send.is_empty() {
             for m in self.to_send.drain(..) {
-                ws.send_binary(&m).unwrap();
+                ws.sender().send_binary(&m).unwrap();
             }
         }
         if ws.state() == State::Open && self.to_send.is_empty() && self.echoed.len() == 5 {
-            ws.close(CloseCode::NORMAL, "").unwrap();
+            ws.sender().close(now, CloseCode::NORMAL, "").unwrap();
         }
     }
 }
@@ -103,8 +103,12 @@ fn echo_of_large_messages_with_backpressure() {
     let server = Server::start(Some(64 << 10));
     let messages: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 3 << 20]).collect();
     let mut driver = Driver::new(Client { to_send: messages.clone(), echoed: Vec::new(), closed_clean: None }).unwrap();
-    let ws =
-        Connection::client(ClientRequest::new(&format!("ws://{}/", server.addr)).unwrap(), Config::default()).unwrap();
+    let ws = Connection::client(
+        Instant::now(),
+        ClientRequest::new(&format!("ws://{}/", server.addr)).unwrap(),
+        Config::default(),
+    )
+    .unwrap();
     driver.connect(server.addr, ws).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !driver.is_empty() {
@@ -124,18 +128,19 @@ fn pong_leaves_without_other_traffic() {
     let server = Server::start(None);
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut ws = Connection::client(ClientRequest::new("ws://localhost/").unwrap(), Config::default()).unwrap();
+    let mut ws =
+        Connection::client(Instant::now(), ClientRequest::new("ws://localhost/").unwrap(), Config::default()).unwrap();
     let mut buf = [0u8; 4096];
     let mut pump = |ws: &mut Connection, stream: &mut std::net::TcpStream| {
-        stream.write_all(ws.pending_output()).unwrap();
-        let n = ws.pending_output().len();
+        stream.write_all(ws.output_buffer()).unwrap();
+        let n = ws.output_buffer().len();
         ws.advance_output(n);
         let n = stream.read(&mut buf).unwrap();
         ws.receive(&buf[..n]);
     };
     pump(&mut ws, &mut stream);
     assert!(matches!(ws.poll_event(), Some(Event::Open(_))));
-    ws.ping(b"still there?").unwrap();
+    ws.sender().ping(b"still there?").unwrap();
     let sent = Instant::now();
     pump(&mut ws, &mut stream);
     assert!(matches!(ws.poll_event(), Some(Event::Pong(b"still there?"))));
@@ -149,9 +154,10 @@ fn peer_that_never_reads_is_held_back() {
     let server = Server::start(Some(1 << 20));
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut ws = Connection::client(ClientRequest::new("ws://localhost/").unwrap(), Config::default()).unwrap();
-    stream.write_all(ws.pending_output()).unwrap();
-    let n = ws.pending_output().len();
+    let mut ws =
+        Connection::client(Instant::now(), ClientRequest::new("ws://localhost/").unwrap(), Config::default()).unwrap();
+    stream.write_all(ws.output_buffer()).unwrap();
+    let n = ws.output_buffer().len();
     ws.advance_output(n);
     let mut buf = [0u8; 4096];
     let n = stream.read(&mut buf).unwrap();
@@ -162,8 +168,8 @@ fn peer_that_never_reads_is_held_back() {
     let mut written = 0usize;
     let limit = 256 << 20;
     while written < limit {
-        ws.send_binary(&chunk).unwrap();
-        match stream.write(ws.pending_output()) {
+        ws.sender().send_binary(&chunk).unwrap();
+        match stream.write(ws.output_buffer()) {
             Ok(n) => {
                 ws.advance_output(n);
                 written += n;
@@ -181,7 +187,9 @@ fn remove_drops_a_stuck_connection() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let mut driver = Driver::new(Echo).unwrap();
-    let ws = Connection::client(ClientRequest::new(&format!("ws://{addr}/")).unwrap(), Config::default()).unwrap();
+    let ws =
+        Connection::client(Instant::now(), ClientRequest::new(&format!("ws://{addr}/")).unwrap(), Config::default())
+            .unwrap();
     let id = driver.connect(addr, ws).unwrap();
     let (mut peer, _) = listener.accept().unwrap();
     peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -207,8 +215,12 @@ fn an_idle_connection_holds_no_buffers() {
     let messages: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 1 << 20]).collect();
     // Four messages: the client closes only after five, so it stays open and idle.
     let mut driver = Driver::new(Client { to_send: messages.clone(), echoed: Vec::new(), closed_clean: None }).unwrap();
-    let ws =
-        Connection::client(ClientRequest::new(&format!("ws://{}/", server.addr)).unwrap(), Config::default()).unwrap();
+    let ws = Connection::client(
+        Instant::now(),
+        ClientRequest::new(&format!("ws://{}/", server.addr)).unwrap(),
+        Config::default(),
+    )
+    .unwrap();
     let id = driver.connect(server.addr, ws).unwrap();
     driver.set_shrink_after(Some(Duration::from_millis(30)));
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -232,10 +244,10 @@ struct Watch {
 }
 
 impl Handler for Watch {
-    fn handle(&mut self, id: Token, ws: &mut Connection) {
+    fn handle(&mut self, id: Token, ws: &mut Connection, now: Instant) {
         while let Some(event) = ws.poll_event() {
             if let Event::Closed(_) = event {
-                self.ended.push((id, Instant::now()));
+                self.ended.push((id, now));
             }
         }
     }
@@ -256,7 +268,8 @@ fn every_connection_gets_its_own_timer() {
         // Added in an order unrelated to when they are due.
         let timeout = Duration::from_millis(200 + (i * 37 % 50) * 10);
         config.handshake_timeout = Some(timeout);
-        let ws = Connection::client(ClientRequest::new(&format!("ws://{addr}/")).unwrap(), config).unwrap();
+        let ws =
+            Connection::client(Instant::now(), ClientRequest::new(&format!("ws://{addr}/")).unwrap(), config).unwrap();
         timeouts.insert(driver.connect(addr, ws).unwrap(), timeout);
     }
     let deadline = start + Duration::from_secs(20);

@@ -5,8 +5,9 @@
 mod common;
 use common::*;
 use proptest::prelude::*;
-use wsmachine::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
-use wsmachine::{CloseCode, Config, Connection, Event, MessageKind, State};
+use wsmachine::__internals::{FrameHeader, MAX_HEADER_LEN};
+use wsmachine::OpCode;
+use wsmachine::{CloseCode, Config, Connection, Established, Event, MessageKind, State};
 
 fn opcode() -> impl Strategy<Value = OpCode> {
     prop_oneof![
@@ -96,21 +97,21 @@ fn expected_events(msgs: &[Msg], ping_inside: bool, frag: usize) -> Vec<Ev> {
     out
 }
 
-/// Feeds `data` as a transport reading into `receive_buffer` would, in
+/// Feeds `data` as a transport reading into `input_buffer` would, in
 /// pieces as large as the room offered.
 fn feed_via_room(conn: &mut wsmachine::Connection, mut data: &[u8]) {
     while !data.is_empty() {
-        let room = conn.receive_buffer();
+        let room = conn.input_buffer();
         assert!(room.len() >= 4096);
         let n = room.len().min(data.len());
         room[..n].copy_from_slice(&data[..n]);
-        conn.received(n);
+        conn.advance_input(n);
         data = &data[n..];
     }
 }
 
 /// Feeds `bytes` cut at `cuts` (fractions of the length) and returns the
-/// events. Pieces go in by `receive` and by `receive_buffer`/`received` in
+/// events. Pieces go in by `receive` and by `input_buffer`/`received` in
 /// turn: the two ways in must not differ.
 fn feed_split(config: Config, bytes: &[u8], cuts: &[usize]) -> (Vec<Ev>, Vec<u8>) {
     feed_split_polling(config, bytes, cuts, 0)
@@ -174,9 +175,9 @@ proptest! {
             let (from, to) = if client_sends { (&mut client, &mut server) } else { (&mut server, &mut client) };
             for m in &msgs {
                 match m {
-                    Msg::Text(t) => from.send_text(t).unwrap(),
-                    Msg::Binary(b) => from.send_binary(b).unwrap(),
-                    Msg::Ping(p) => from.ping(p).unwrap(),
+                    Msg::Text(t) => from.sender().send_text(t).unwrap(),
+                    Msg::Binary(b) => from.sender().send_binary(b).unwrap(),
+                    Msg::Ping(p) => from.sender().ping(p).unwrap(),
                 }
             }
             transfer(from, to);
@@ -250,9 +251,9 @@ proptest! {
         let (mut client, mut server) = pair();
         let (a, b) = if client_first { (&mut client, &mut server) } else { (&mut server, &mut client) };
         for t in &in_flight {
-            b.send_text(t).unwrap();
+            b.sender().send_text(t).unwrap();
         }
-        a.close(CloseCode(code), "reason").unwrap();
+        a.sender().close(t0(), CloseCode(code), "reason").unwrap();
         transfer(a, b);
         let evs_b = events(b);
         transfer(b, a);
@@ -279,8 +280,8 @@ proptest! {
 #[test]
 fn echo_with_borrowed_payload() {
     let (mut client, mut server) = pair();
-    client.send_binary(&[1, 2, 3]).unwrap();
-    client.send_text("txt").unwrap();
+    client.sender().send_binary(&[1, 2, 3]).unwrap();
+    client.sender().send_text("txt").unwrap();
     transfer(&mut client, &mut server);
     while let Some((event, mut tx)) = server.poll_event_with_sender() {
         match event {
@@ -291,7 +292,7 @@ fn echo_with_borrowed_payload() {
     }
     transfer(&mut server, &mut client);
     assert_eq!(events(&mut client), [Ev::Binary(vec![1, 2, 3]), Ev::Text("txt".into())]);
-    let _ = Connection::server(Config::default());
+    let _ = Connection::server(t0(), Config::default());
 }
 
 proptest! {
@@ -306,10 +307,10 @@ proptest! {
             bytes[at] = byte;
         }
         let std = core::str::from_utf8(&bytes).map_err(|e| (e.valid_up_to(), e.error_len()));
-        let ours = wsmachine::utf8::from_utf8(&bytes).map_err(|e| (e.valid_up_to(), e.error_len()));
+        let ours = wsmachine::__internals::from_utf8(&bytes).map_err(|e| (e.valid_up_to(), e.error_len()));
         prop_assert_eq!(ours, std);
         let cut = split.index(bytes.len() + 1);
-        let mut v = wsmachine::utf8::Utf8Validator::new();
+        let mut v = wsmachine::__internals::Utf8Validator::new();
         let streamed = v.feed(&bytes[..cut]).and_then(|_| v.feed(&bytes[cut..])).and_then(|_| v.finish());
         prop_assert_eq!(streamed.map_err(|e| e.valid_up_to as usize), std.map(|_| ()).map_err(|e| e.0));
     }
@@ -337,7 +338,7 @@ proptest! {
         let role = if client { wsmachine::Role::Client } else { wsmachine::Role::Server };
         let masked = proper_mask != client;
         let mut conn = match (established, client) {
-            (true, _) => Connection::established(role, config).unwrap(),
+            (true, _) => Connection::established(t0(), Established::new(role), config).unwrap(),
             (false, false) => open_server(config),
             (false, true) => open_client(config),
         };

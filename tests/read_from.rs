@@ -1,4 +1,4 @@
-//! Reading straight into the receive buffer: `receive_buffer`, `received`
+//! Reading straight into the receive buffer: `input_buffer`, `received`
 //! and `read_from`. The bytes must come out as they do through `receive`
 //! (RFC 6455 §5: frames cut anywhere by the transport), with no copy and
 //! with the room sized to the traffic.
@@ -7,7 +7,7 @@ mod common;
 use std::io::{self, Read};
 
 use common::*;
-use wsmachine::{CloseCode, Config, Connection, Error, MessageKind};
+use wsmachine::{CloseCode, Config, Connection, Failure, MessageKind};
 
 /// A transport that hands out `data` in reads of at most `piece` bytes, then
 /// `WouldBlock` once per `block_every` reads, then end of file.
@@ -38,10 +38,10 @@ fn traffic(count: usize, size: usize) -> (Vec<u8>, Vec<Ev>) {
     let mut want = Vec::new();
     for i in 0..count {
         let m: Vec<u8> = (0..size).map(|j| (i * 7 + j) as u8).collect();
-        client.send(MessageKind::Binary, &m).unwrap();
+        send(&mut client, MessageKind::Binary, &m).unwrap();
         want.push(Ev::Binary(m));
     }
-    client.close(CloseCode::NORMAL, "bye").unwrap();
+    client.sender().close(t0(), CloseCode::NORMAL, "bye").unwrap();
     (take_output(&mut client), want)
 }
 
@@ -79,11 +79,11 @@ fn rooms_for_a_large_frame(server: &mut Connection) -> Vec<usize> {
     let mut sizes = Vec::new();
     let mut fed = 0;
     while fed < frame.len() {
-        let room = server.receive_buffer();
+        let room = server.input_buffer();
         sizes.push(room.len());
         let n = room.len().min(frame.len() - fed);
         room[..n].copy_from_slice(&frame[fed..fed + n]);
-        server.received(n);
+        server.advance_input(n);
         fed += n;
         if fed < frame.len() {
             assert!(server.poll_event().is_none());
@@ -102,7 +102,7 @@ fn the_room_grows_while_reads_fill_it_and_is_released_when_idle() {
     assert!(sizes.windows(2).take(4).all(|w| w[1] == 2 * w[0]), "{sizes:?}");
     server.shrink_buffers();
     assert_eq!(server.buffer_capacity(), 0);
-    assert_eq!(server.receive_buffer().len(), 4 << 10, "and starts small again");
+    assert_eq!(server.input_buffer().len(), 4 << 10, "and starts small again");
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn a_read_of_zero_bytes_is_the_end_of_file() {
     assert!(
         matches!(
             evs.last(),
-            Some(Ev::Closed { code: CloseCode::ABNORMAL, clean: false, error: Some(Error::UnexpectedEof), .. })
+            Some(Ev::Closed { code: CloseCode::ABNORMAL, clean: false, failure: Some(Failure::UnexpectedEof), .. })
         ),
         "{evs:?}"
     );
@@ -160,24 +160,24 @@ fn bytes_read_after_the_connection_closed_are_dropped() {
     let mut server = open_server(Config::default());
     let mut bytes = client_frame(0x88, &1000u16.to_be_bytes());
     bytes.extend(client_frame(0x81, b"too late"));
-    let room = server.receive_buffer();
+    let room = server.input_buffer();
     room[..bytes.len()].copy_from_slice(&bytes);
-    server.received(bytes.len());
+    server.advance_input(bytes.len());
     let evs = events(&mut server);
     assert!(matches!(evs.as_slice(), [Ev::Closed { clean: true, .. }]), "{evs:?}");
-    let room = server.receive_buffer();
+    let room = server.input_buffer();
     room[..bytes.len()].copy_from_slice(&bytes);
-    server.received(bytes.len());
+    server.advance_input(bytes.len());
     assert_eq!(events(&mut server), vec![]);
 }
 
 #[test]
 fn received_is_capped_at_the_room() {
     let mut server = open_server(Config::default());
-    let len = server.receive_buffer().len();
+    let len = server.input_buffer().len();
     // Claiming more than the room holds takes only the room (all zeros here:
     // a frame header of opcode 0, a continuation without a message: 1002).
-    server.received(len + 1000);
+    server.advance_input(len + 1000);
     let evs = events(&mut server);
     assert!(matches!(evs.last(), Some(Ev::Closed { code: CloseCode::PROTOCOL_ERROR, .. })), "{evs:?}");
 }

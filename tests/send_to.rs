@@ -7,7 +7,7 @@ mod common;
 use std::io::{self, IoSlice, Write};
 
 use common::*;
-use wsmachine::frame::OpCode;
+use wsmachine::OpCode;
 use wsmachine::{Config, Connection, MessageKind, SendError, SendToError};
 
 /// A transport that takes at most `budget` bytes in all, then blocks (or
@@ -92,9 +92,9 @@ impl Write for Transport {
 fn expected(config: Config, kind: MessageKind, payload: &[u8], before: Option<&[u8]>) -> Vec<Decoded> {
     let mut ws = open_server(config);
     if let Some(ping) = before {
-        ws.ping(ping).unwrap();
+        ws.sender().ping(ping).unwrap();
     }
-    ws.send(kind, payload).unwrap();
+    send(&mut ws, kind, payload).unwrap();
     decode_all(&take_output(&mut ws))
 }
 
@@ -110,10 +110,10 @@ fn server_writes_header_and_payload_without_queueing_them() {
     let payload: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
     let mut ws = open_server(Config::default());
     let mut t = Transport::unlimited();
-    let n = ws.send_to(MessageKind::Binary, &payload, &mut t).unwrap();
+    let n = send_to(&mut ws, MessageKind::Binary, &payload, &mut t).unwrap();
     assert_eq!(n, t.got.len());
     assert_eq!(decode_all(&t.got), expected(Config::default(), MessageKind::Binary, &payload, None));
-    assert_eq!(ws.buffered_amount(), 0);
+    assert_eq!(ws.output_buffer().len(), 0);
     // The payload never went through the output buffer (no copy).
     assert_eq!(ws.buffer_capacity(), 0);
     assert_eq!(t.writes, 2, "one vectored write of header and payload");
@@ -128,9 +128,9 @@ fn rfc6455_5_2_a_transport_that_takes_part_gets_the_rest_queued() {
             let mut ws = open_server(Config::default());
             let mut t = Transport::new(budget);
             t.vectored = vectored;
-            let n = ws.send_to(MessageKind::Text, &payload, &mut t).unwrap();
+            let n = send_to(&mut ws, MessageKind::Text, &payload, &mut t).unwrap();
             assert_eq!(n, budget.min(304), "budget {budget}");
-            assert_eq!(ws.buffered_amount(), 304 - n, "budget {budget}");
+            assert_eq!(ws.output_buffer().len(), 304 - n, "budget {budget}");
             assert_eq!(decode_all(&sent(&mut ws, &t)), want, "budget {budget} vectored {vectored}");
         }
     }
@@ -140,9 +140,9 @@ fn rfc6455_5_2_a_transport_that_takes_part_gets_the_rest_queued() {
 fn rfc6455_5_4_queued_output_goes_first() {
     let payload = vec![1u8; 5000];
     let mut ws = open_server(Config::default());
-    ws.ping(b"first").unwrap();
+    ws.sender().ping(b"first").unwrap();
     let mut t = Transport::new(3);
-    ws.send_to(MessageKind::Binary, &payload, &mut t).unwrap();
+    send_to(&mut ws, MessageKind::Binary, &payload, &mut t).unwrap();
     let want = expected(Config::default(), MessageKind::Binary, &payload, Some(b"first"));
     assert_eq!(want[0].opcode, OpCode::Ping);
     assert_eq!(decode_all(&sent(&mut ws, &t)), want);
@@ -153,9 +153,9 @@ fn rfc6455_5_3_client_frames_are_masked_and_written() {
     let payload = b"masked by the client".to_vec();
     let mut ws = open_client(Config::default());
     let mut t = Transport::unlimited();
-    let n = ws.send_to(MessageKind::Binary, &payload, &mut t).unwrap();
+    let n = send_to(&mut ws, MessageKind::Binary, &payload, &mut t).unwrap();
     assert_eq!(n, t.got.len());
-    assert_eq!(ws.buffered_amount(), 0);
+    assert_eq!(ws.output_buffer().len(), 0);
     let frames = decode_all(&t.got);
     assert_eq!(frames.len(), 1);
     assert!(frames[0].mask.is_some());
@@ -169,7 +169,7 @@ fn rfc6455_5_4_fragmented_messages_take_the_queue() {
     fragmenting.fragment_size = Some(4096);
     let mut ws = open_server(fragmenting.clone());
     let mut t = Transport::new(5000);
-    ws.send_to(MessageKind::Text, &payload, &mut t).unwrap();
+    send_to(&mut ws, MessageKind::Text, &payload, &mut t).unwrap();
     let frames = decode_all(&sent(&mut ws, &t));
     assert_eq!(frames, expected(fragmenting, MessageKind::Text, &payload, None));
     assert_eq!(frames.len(), 3);
@@ -185,9 +185,9 @@ fn rfc7692_6_compressed_messages_take_the_queue() {
     config.deflate = Some(Default::default());
     let (mut client, mut server) = pair_with(config.clone(), config);
     let mut t = Transport::unlimited();
-    server.send_to(MessageKind::Text, &payload, &mut t).unwrap();
+    send_to(&mut server, MessageKind::Text, &payload, &mut t).unwrap();
     assert!(t.got.len() < payload.len() / 10, "compressed: {} bytes", t.got.len());
-    assert_eq!(server.buffered_amount(), 0);
+    assert_eq!(server.output_buffer().len(), 0);
     client.receive(&t.got);
     assert_eq!(events(&mut client), vec![Ev::Text(String::from_utf8(payload).unwrap())]);
 }
@@ -198,7 +198,7 @@ fn a_failing_transport_loses_nothing() {
     let mut ws = open_server(Config::default());
     let mut t = Transport::new(10);
     t.then = io::ErrorKind::BrokenPipe;
-    match ws.send_to(MessageKind::Binary, &payload, &mut t) {
+    match send_to(&mut ws, MessageKind::Binary, &payload, &mut t) {
         Err(SendToError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::BrokenPipe),
         other => panic!("{other:?}"),
     }
@@ -211,27 +211,26 @@ fn interrupted_writes_are_retried_and_zero_length_writes_stop() {
     let mut ws = open_server(Config::default());
     let mut t = Transport::unlimited();
     t.interrupt_once = true;
-    assert_eq!(ws.send_to(MessageKind::Binary, &payload, &mut t).unwrap(), 704);
+    assert_eq!(send_to(&mut ws, MessageKind::Binary, &payload, &mut t).unwrap(), 704);
 
     let mut t = Transport::new(100);
     t.then = io::ErrorKind::WriteZero;
-    assert_eq!(ws.send_to(MessageKind::Binary, &payload, &mut t).unwrap(), 100);
-    assert_eq!(ws.buffered_amount(), 604);
+    assert_eq!(send_to(&mut ws, MessageKind::Binary, &payload, &mut t).unwrap(), 100);
+    assert_eq!(ws.output_buffer().len(), 604);
 }
 
 #[test]
 fn messages_that_cannot_be_sent_are_refused_before_writing() {
     let mut t = Transport::unlimited();
     let mut ws = open_server(Config::default());
-    assert!(matches!(ws.send_to(MessageKind::Text, b"\xff", &mut t), Err(SendToError::Send(SendError::InvalidUtf8))));
-    ws.begin_message(MessageKind::Binary).unwrap();
+    ws.sender().begin_message(MessageKind::Binary).unwrap();
     assert!(matches!(
-        ws.send_to(MessageKind::Binary, b"x", &mut t),
+        send_to(&mut ws, MessageKind::Binary, b"x", &mut t),
         Err(SendToError::Send(SendError::MessageInProgress))
     ));
-    let mut connecting = Connection::server(Config::default());
+    let mut connecting = Connection::server(t0(), Config::default());
     assert!(matches!(
-        connecting.send_to(MessageKind::Binary, b"x", &mut t),
+        send_to(&mut connecting, MessageKind::Binary, b"x", &mut t),
         Err(SendToError::Send(SendError::NotOpen))
     ));
     assert!(t.got.is_empty());
@@ -240,13 +239,13 @@ fn messages_that_cannot_be_sent_are_refused_before_writing() {
 #[test]
 fn write_to_writes_the_queue_until_the_transport_blocks() {
     let mut ws = open_server(Config::default());
-    ws.send_binary(&[1; 1000]).unwrap();
+    ws.sender().send_binary(&[1; 1000]).unwrap();
     let mut t = Transport::new(600);
     assert_eq!(ws.write_to(&mut t).unwrap(), 600);
-    assert_eq!(ws.buffered_amount(), 404);
+    assert_eq!(ws.output_buffer().len(), 404);
     t.budget = usize::MAX;
     assert_eq!(ws.write_to(&mut t).unwrap(), 404);
-    assert_eq!(ws.buffered_amount(), 0);
+    assert_eq!(ws.output_buffer().len(), 0);
     assert_eq!(decode_all(&t.got).len(), 1);
 }
 
@@ -255,6 +254,6 @@ fn send_text_to_takes_a_str() {
     let text = "안녕 🙂 ".repeat(1000);
     let mut ws = open_server(Config::default());
     let mut t = Transport::new(1000);
-    ws.send_text_to(&text, &mut t).unwrap();
+    ws.sender().send_text_to(&text, &mut t).unwrap();
     assert_eq!(decode_all(&sent(&mut ws, &t)), expected(Config::default(), MessageKind::Text, text.as_bytes(), None));
 }

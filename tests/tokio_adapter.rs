@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::time::timeout;
-use wsmachine::adapters::tokio::{WebSocket, accept, accept_with, client, connect};
-use wsmachine::adapters::{CloseFrame, Error, Message};
+use wsmachine::adapters::tokio::WebSocket;
+use wsmachine::adapters::{AdapterError, CloseFrame, Message};
 use wsmachine::{Accept, ClientRequest, CloseCode, Config, MessageKind, Reject, Request};
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -27,14 +27,16 @@ async fn duplex_pair(
     server_config: Config,
 ) -> (WebSocket<DuplexStream>, WebSocket<DuplexStream>) {
     let (a, b) = tokio::io::duplex(256 << 10);
-    let server = tokio::spawn(accept(b, server_config));
+    let server = tokio::spawn(WebSocket::accept(b, server_config));
     let request = ClientRequest::new("ws://localhost/").unwrap();
-    let client = client(request, client_config, a).await.unwrap();
+    let client = WebSocket::client(request, client_config, a).await.unwrap();
     (client, server.await.unwrap().unwrap())
 }
 
 /// Echoes data messages until the stream ends; returns how it ended.
-async fn echo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut ws: WebSocket<S>) -> Result<Message, Error> {
+async fn echo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut ws: WebSocket<S>,
+) -> Result<Message, AdapterError> {
     while let Some(item) = ws.next().await {
         match item? {
             m @ (Message::Text(_) | Message::Binary(_)) => ws.send(m).await?,
@@ -42,7 +44,7 @@ async fn echo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut ws: W
             _ => {}
         }
     }
-    Err(Error::AlreadyClosed)
+    Err(AdapterError::AlreadyClosed)
 }
 
 async fn next(ws: &mut WebSocket<impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>) -> Message {
@@ -55,10 +57,10 @@ async fn echo_over_tcp_text_binary_large_fragmented() {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
-        echo(accept(tcp, Config::default()).await.unwrap()).await
+        echo(WebSocket::accept(tcp, Config::default()).await.unwrap()).await
     });
     let url = format!("ws://{addr}/echo");
-    let mut ws = connect(ClientRequest::new(&url).unwrap(), Config::default()).await.unwrap();
+    let mut ws = WebSocket::connect(ClientRequest::new(&url).unwrap(), Config::default()).await.unwrap();
 
     ws.send(Message::text("hello")).await.unwrap();
     assert_eq!(next(&mut ws).await, Message::text("hello"));
@@ -86,7 +88,7 @@ async fn echo_over_tcp_text_binary_large_fragmented() {
         assert_eq!(next(&mut ws).await, Message::text(i.to_string()));
     }
 
-    ws.close().await.unwrap();
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
     assert_eq!(
         next(&mut ws).await,
         Message::Close(Some(CloseFrame { code: CloseCode::NORMAL, reason: String::new() }))
@@ -108,16 +110,16 @@ async fn ping_is_answered_and_reported_rfc6455_5_5_2() {
     assert_eq!(next(&mut client).await, Message::Pong(b"beat".to_vec()));
     // Over-long control payloads are refused before anything is sent.
     let err = client.send(Message::Ping(vec![0; 126])).await.unwrap_err();
-    assert!(matches!(err, Error::Send(wsmachine::SendError::ControlTooLong(126))), "{err:?}");
+    assert!(matches!(err, AdapterError::Send(wsmachine::SendError::ControlTooLong(126))), "{err:?}");
 }
 
 #[tokio::test]
 async fn server_closes_with_code_and_reason_rfc6455_7_1_2() {
     let (mut client, mut server) = duplex_pair(Config::default(), Config::default()).await;
-    server.close_with(CloseCode::GOING_AWAY, "restart").await.unwrap();
+    server.close(CloseCode::GOING_AWAY, "restart").await.unwrap();
     // Sending after our Close is refused with the reason.
     let err = server.send(Message::text("late")).await.unwrap_err();
-    assert!(matches!(err, Error::Send(wsmachine::SendError::Closed(wsmachine::Initiator::Local))), "{err:?}");
+    assert!(matches!(err, AdapterError::Send(wsmachine::SendError::Closed(wsmachine::Initiator::Local))), "{err:?}");
     let expected = Message::Close(Some(CloseFrame { code: CloseCode::GOING_AWAY, reason: "restart".into() }));
     // The client answers by itself while it reads, then sees the server
     // close the transport once the server read the answer.
@@ -136,7 +138,7 @@ async fn messages_sent_before_close_arrive_first() {
     let (mut client, mut server) = duplex_pair(Config::default(), Config::default()).await;
     client.feed(Message::text("one")).await.unwrap();
     client.feed(Message::text("two")).await.unwrap();
-    client.close().await.unwrap();
+    client.close(CloseCode::NORMAL, "").await.unwrap();
     assert_eq!(next(&mut server).await, Message::text("one"));
     assert_eq!(next(&mut server).await, Message::text("two"));
     let (s, c) = tokio::join!(next(&mut server), next(&mut client));
@@ -149,10 +151,10 @@ async fn peer_that_vanishes_ends_with_an_error_rfc6455_7_1_5() {
     drop(client);
     let end = timeout(LIMIT, server.next()).await.unwrap().unwrap();
     match end {
-        Err(Error::Closed(closed)) => {
+        Err(AdapterError::Closed(closed)) => {
             assert_eq!(closed.code, CloseCode::ABNORMAL);
             assert!(!closed.clean);
-            assert_eq!(closed.error, Some(wsmachine::Error::UnexpectedEof));
+            assert_eq!(closed.failure, Some(wsmachine::Failure::UnexpectedEof));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -162,13 +164,13 @@ async fn peer_that_vanishes_ends_with_an_error_rfc6455_7_1_5() {
 #[tokio::test]
 async fn protocol_error_fails_the_connection_with_1002_rfc6455_7_1_7() {
     let (a, mut b) = tokio::io::duplex(64 << 10);
-    let server = tokio::spawn(accept(a, Config::default()));
+    let server = tokio::spawn(WebSocket::accept(a, Config::default()));
     b.write_all(HANDSHAKE).await.unwrap();
     let mut server = server.await.unwrap().unwrap();
     // An unmasked frame from a client (RFC 6455 §5.1).
     b.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap();
     match timeout(LIMIT, server.next()).await.unwrap().unwrap() {
-        Err(Error::Closed(closed)) => assert_eq!(closed.code, CloseCode::PROTOCOL_ERROR),
+        Err(AdapterError::Closed(closed)) => assert_eq!(closed.code, CloseCode::PROTOCOL_ERROR),
         other => panic!("unexpected {other:?}"),
     }
     // What the peer got: the 101, then a Close with 1002, then EOF.
@@ -181,34 +183,37 @@ async fn protocol_error_fails_the_connection_with_1002_rfc6455_7_1_7() {
 #[tokio::test]
 async fn server_decides_and_rejects_with_any_status_rfc6455_4_2_2() {
     let (a, b) = tokio::io::duplex(64 << 10);
-    let server = tokio::spawn(accept_with(b, Config::default(), |req: &Request<'_>| {
+    let server = tokio::spawn(WebSocket::accept_with(b, Config::default(), |req: &Request<'_>| {
         if req.header("Authorization") == Some("Bearer ok") {
             Ok(Accept::new())
         } else {
             Err(Reject::status(401).header("WWW-Authenticate", "Bearer"))
         }
     }));
-    let err = client(ClientRequest::new("ws://localhost/private").unwrap(), Config::default(), a).await.err().unwrap();
+    let err = WebSocket::client(ClientRequest::new("ws://localhost/private").unwrap(), Config::default(), a)
+        .await
+        .err()
+        .unwrap();
     match err {
-        Error::Rejected(r) => {
+        AdapterError::Rejected(r) => {
             assert_eq!(r.status, 401);
             assert_eq!(r.header("www-authenticate"), Some("Bearer"));
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(matches!(server.await.unwrap(), Err(Error::Refused(401))));
+    assert!(matches!(server.await.unwrap(), Err(AdapterError::Refused(401))));
 }
 
 #[tokio::test]
 async fn subprotocol_is_negotiated() {
     let (a, b) = tokio::io::duplex(64 << 10);
-    let server = tokio::spawn(accept_with(b, Config::default(), |req: &Request<'_>| {
+    let server = tokio::spawn(WebSocket::accept_with(b, Config::default(), |req: &Request<'_>| {
         let chat = req.protocols().any(|p| p == "chat");
         Ok(if chat { Accept::new().protocol("chat") } else { Accept::new() })
     }));
     let request =
         ClientRequest::new("ws://localhost/").unwrap().protocol("superchat").unwrap().protocol("chat").unwrap();
-    let client = client(request, Config::default(), a).await.unwrap();
+    let client = WebSocket::client(request, Config::default(), a).await.unwrap();
     assert_eq!(client.connection().protocol(), Some("chat"));
     assert_eq!(server.await.unwrap().unwrap().connection().protocol(), Some("chat"));
 }
@@ -217,10 +222,10 @@ async fn subprotocol_is_negotiated() {
 async fn handshake_timeout_answers_408() {
     let (a, mut b) = tokio::io::duplex(64 << 10);
     let config = config(|c| c.handshake_timeout = Some(Duration::from_millis(100)));
-    let server = tokio::spawn(accept(a, config));
+    let server = tokio::spawn(WebSocket::accept(a, config));
     b.write_all(b"GET / HTTP/1.1\r\n").await.unwrap(); // and nothing more
     match timeout(LIMIT, server).await.unwrap().unwrap() {
-        Err(Error::Closed(closed)) => assert_eq!(closed.error, Some(wsmachine::Error::HandshakeTimeout)),
+        Err(AdapterError::Closed(closed)) => assert_eq!(closed.failure, Some(wsmachine::Failure::HandshakeTimeout)),
         other => panic!("unexpected {:?}", other.map(|_| ())),
     }
     let mut got = Vec::new();
@@ -258,13 +263,13 @@ async fn heartbeat_keeps_a_reading_peer_and_drops_a_silent_one() {
 
     // A peer that never answers is dropped after the pong timeout with 1006.
     let (a, mut b) = tokio::io::duplex(64 << 10);
-    let server = tokio::spawn(accept(a, heartbeat));
+    let server = tokio::spawn(WebSocket::accept(a, heartbeat));
     b.write_all(HANDSHAKE).await.unwrap();
     let mut server = server.await.unwrap().unwrap();
     let started = tokio::time::Instant::now();
     match timeout(LIMIT, server.next()).await.unwrap().unwrap() {
-        Err(Error::Closed(closed)) => {
-            assert_eq!(closed.error, Some(wsmachine::Error::PongTimeout));
+        Err(AdapterError::Closed(closed)) => {
+            assert_eq!(closed.failure, Some(wsmachine::Failure::PongTimeout));
             assert_eq!(closed.code, CloseCode::ABNORMAL);
         }
         other => panic!("unexpected {other:?}"),
@@ -277,12 +282,12 @@ async fn heartbeat_keeps_a_reading_peer_and_drops_a_silent_one() {
 async fn close_timeout_bounds_waiting_for_the_peers_close() {
     let config = config(|c| c.close_timeout = Some(Duration::from_millis(100)));
     let (a, mut b) = tokio::io::duplex(64 << 10);
-    let server = tokio::spawn(accept(a, config));
+    let server = tokio::spawn(WebSocket::accept(a, config));
     b.write_all(HANDSHAKE).await.unwrap();
     let mut server = server.await.unwrap().unwrap();
-    server.close().await.unwrap(); // the peer never answers
+    server.close(CloseCode::NORMAL, "").await.unwrap(); // the peer never answers
     match timeout(LIMIT, server.next()).await.unwrap().unwrap() {
-        Err(Error::Closed(closed)) => assert_eq!(closed.error, Some(wsmachine::Error::CloseTimeout)),
+        Err(AdapterError::Closed(closed)) => assert_eq!(closed.failure, Some(wsmachine::Failure::CloseTimeout)),
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -335,7 +340,12 @@ async fn backpressure_bounds_what_is_buffered() {
     let (a, b) = tokio::io::duplex(64 << 10);
     let mut server = WebSocket::from_connection(
         a,
-        wsmachine::Connection::established(wsmachine::Role::Server, Config::default()).unwrap(),
+        wsmachine::Connection::established(
+            std::time::Instant::now(),
+            wsmachine::Established::new(wsmachine::Role::Server),
+            Config::default(),
+        )
+        .unwrap(),
     );
     server.set_max_buffered(32 << 10);
     let chunk = vec![7u8; 4 << 10];
@@ -355,13 +365,14 @@ async fn backpressure_bounds_what_is_buffered() {
 
 #[tokio::test]
 async fn connect_refuses_wss_without_tls() {
-    let err = connect(ClientRequest::new("wss://localhost/").unwrap(), Config::default()).await.err().unwrap();
-    assert!(matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::Unsupported), "{err:?}");
+    let err =
+        WebSocket::connect(ClientRequest::new("wss://localhost/").unwrap(), Config::default()).await.err().unwrap();
+    assert!(matches!(&err, AdapterError::Io(e) if e.kind() == std::io::ErrorKind::Unsupported), "{err:?}");
 }
 
 #[tokio::test]
 async fn accept_connection_takes_over_after_a_router_read_the_head() {
-    use wsmachine::adapters::tokio::accept_connection;
+    use wsmachine::adapters::tokio::WebSocket;
     let (a, mut b) = tokio::io::duplex(64 << 10);
     // The client's handshake and its first frame ("hi", masked) in one write.
     let mut bytes = HANDSHAKE.to_vec();
@@ -371,11 +382,11 @@ async fn accept_connection_takes_over_after_a_router_read_the_head() {
     let mut a = a;
     let mut head = vec![0; 4096];
     let n = a.read(&mut head).await.unwrap();
-    let (parsed, _) = wsmachine::handshake::server::RequestHead::parse(&head[..n], 64).unwrap().unwrap();
+    let (parsed, _) = wsmachine::handshake::RequestHead::parse(&head[..n], 64).unwrap().unwrap();
     assert!(parsed.request().headers().has_token("Upgrade", "websocket"));
-    let mut conn = wsmachine::Connection::server(Config::default());
+    let mut conn = wsmachine::Connection::server(std::time::Instant::now(), Config::default());
     conn.receive(&head[..n]);
-    let mut server = accept_connection(a, conn, wsmachine::adapters::accept_all).await.unwrap();
+    let mut server = WebSocket::accept_connection(a, conn, wsmachine::adapters::accept_all).await.unwrap();
     // The frame that came with the head is not lost (RFC 6455 §4.2.2 ends with frames following).
     assert_eq!(next(&mut server).await, Message::text("hi"));
 }
@@ -386,18 +397,18 @@ async fn peer_reset_ends_with_an_error_then_none() {
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
-        let mut ws = accept(tcp, Config::default()).await.unwrap();
+        let mut ws = WebSocket::accept(tcp, Config::default()).await.unwrap();
         let first = timeout(LIMIT, ws.next()).await.unwrap();
         (first, ws.next().await.is_none())
     });
-    let client = connect(url.as_str(), Config::default()).await.unwrap();
+    let client = WebSocket::connect(url.as_str(), Config::default()).await.unwrap();
     // SO_LINGER 0: dropping the socket sends a reset, not a FIN.
     client.get_ref().set_zero_linger().unwrap();
     drop(client);
     let (first, then_none) = server.await.unwrap();
     match first {
-        Some(Err(Error::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
-        Some(Err(Error::Closed(c))) => assert_eq!(c.error, Some(wsmachine::Error::UnexpectedEof)),
+        Some(Err(AdapterError::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+        Some(Err(AdapterError::Closed(c))) => assert_eq!(c.failure, Some(wsmachine::Failure::UnexpectedEof)),
         other => panic!("unexpected {other:?}"),
     }
     assert!(then_none);

@@ -39,14 +39,14 @@ fn closed_normally() -> Message {
 
 #[tokio::test]
 async fn tokio_adapter_over_tokio_rustls_both_roles() {
-    use wsmachine::adapters::tokio::{accept, client};
+    use wsmachine::adapters::tokio::WebSocket;
     let (server_tls, client_tls) = tls_configs();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let tls = tokio_rustls::TlsAcceptor::from(server_tls).accept(tcp).await.unwrap();
-        let mut ws = accept(tls, Config::default()).await.unwrap();
+        let mut ws = WebSocket::accept(tls, Config::default()).await.unwrap();
         let mut seen = Vec::new();
         while let Some(m) = ws.next().await {
             match m.unwrap() {
@@ -64,14 +64,14 @@ async fn tokio_adapter_over_tokio_rustls_both_roles() {
     let domain = ServerName::try_from("localhost").unwrap();
     let tls = tokio_rustls::TlsConnector::from(client_tls).connect(domain, tcp).await.unwrap();
     let request = ClientRequest::new(&format!("wss://localhost:{port}/secure")).unwrap();
-    let mut ws = client(request, Config::default(), tls).await.unwrap();
+    let mut ws = WebSocket::client(request, Config::default(), tls).await.unwrap();
     let big = vec![0x5a; 1 << 20];
     for m in [Message::text("over TLS"), Message::Binary(big)] {
         ws.send(m.clone()).await.unwrap();
         let echoed = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
         assert_eq!(echoed, m);
     }
-    ws.close().await.unwrap();
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
     assert_eq!(ws.next().await.unwrap().unwrap(), closed_normally());
     assert!(ws.next().await.is_none());
     let (seen, end) = server.await.unwrap();
@@ -122,7 +122,7 @@ fn blocking_adapter_over_rustls_stream_owned_both_roles() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(matches!(ws.read().unwrap(), Message::Ping(_)));
     // The server's automatic Pong comes back through TLS.
-    ws.connection_mut().ping(b"x").unwrap();
+    ws.connection_mut().sender().ping(b"x").unwrap();
     ws.flush().unwrap();
     assert_eq!(read_data(&mut ws), Message::Pong(b"x".to_vec()));
     ws.close(CloseCode::NORMAL, "").unwrap();

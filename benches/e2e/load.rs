@@ -62,7 +62,7 @@ struct Load {
 }
 
 impl Handler for Load {
-    fn handle(&mut self, id: Token, ws: &mut Connection) {
+    fn handle(&mut self, id: Token, ws: &mut Connection, _now: Instant) {
         let now = Instant::now();
         let queue = self.in_flight.entry(id).or_default();
         while let Some((event, mut tx)) = ws.poll_event_with_sender() {
@@ -128,7 +128,9 @@ fn main() {
     let socket: std::net::SocketAddr = addr.parse().expect("--addr host:port");
     for _ in 0..conns {
         let request = ClientRequest::new(&format!("ws://{addr}/")).expect("url");
-        driver.connect(socket, Connection::client(request, config.clone()).expect("random")).expect("connect");
+        driver
+            .connect(socket, Connection::client(std::time::Instant::now(), request, config.clone()).expect("random"))
+            .expect("connect");
     }
     let opening = Instant::now();
     while driver.handler().open < conns {

@@ -23,6 +23,7 @@
 //! servers (default 64 KiB), for comparing read sizes on a socket.
 
 use std::time::Duration;
+use std::time::Instant;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -85,11 +86,11 @@ fn config() -> Config {
 struct Echo;
 
 impl Handler for Echo {
-    fn handle(&mut self, _id: Token, ws: &mut Connection) {
+    fn handle(&mut self, _id: Token, ws: &mut Connection, now: Instant) {
         while let Some((event, mut tx)) = ws.poll_event_with_sender() {
             match event {
                 Event::Request(_) => {
-                    let _ = ws.accept(Accept::new());
+                    let _ = ws.accept(now, Accept::new());
                 }
                 Event::Text(text) => {
                     let _ = tx.send_text(text);
@@ -114,7 +115,7 @@ fn mio_server(addr: &str, deadline: std::time::Instant) {
 
 async fn wsmachine_tokio(tcp: tokio::net::TcpStream) {
     use wsmachine::adapters::Message;
-    let Ok(mut ws) = wsmachine::adapters::tokio::accept(tcp, config()).await else { return };
+    let Ok(mut ws) = wsmachine::adapters::tokio::WebSocket::accept(tcp, config()).await else { return };
     while let Some(Ok(message)) = ws.next().await {
         if let m @ (Message::Text(_) | Message::Binary(_)) = message {
             if ws.feed(m).await.is_err() {
@@ -163,7 +164,7 @@ async fn upgrade(tcp: &mut tokio::net::TcpStream) -> Option<()> {
             return None;
         }
         head.extend_from_slice(&chunk[..n]);
-        if let Some((parsed, _)) = wsmachine::handshake::server::RequestHead::parse(&head, 64).ok()? {
+        if let Some((parsed, _)) = wsmachine::handshake::RequestHead::parse(&head, 64).ok()? {
             break parsed.request().key()?.to_owned();
         }
     };

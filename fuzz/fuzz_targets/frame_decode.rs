@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsmachine::frame::{FrameError, FrameHeader, MAX_HEADER_LEN};
+use wsmachine::__internals::{FrameError, FrameHeader, MAX_HEADER_LEN};
 
 fuzz_target!(|data: &[u8]| {
     match FrameHeader::decode(data) {

@@ -8,8 +8,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsmachine::random::SeededRandom;
-use wsmachine::{ClientRequest, Config, Connection, Error, Event, State};
+use wsmachine::SeededRandom;
+use wsmachine::{ClientRequest, Config, Connection, Event, Failure, State};
 
 #[derive(Debug, PartialEq)]
 enum Outcome {
@@ -21,8 +21,13 @@ enum Outcome {
 
 fn client(config: &Config) -> Connection {
     let req = ClientRequest::new("ws://fuzz.example/").unwrap().protocol("p").unwrap();
-    let mut ws = Connection::client_with_random(req, config.clone(), SeededRandom::from_seed([2; 32]));
-    let n = ws.pending_output().len();
+    let mut ws = Connection::client_with_random(
+        std::time::Instant::now(),
+        req,
+        config.clone(),
+        SeededRandom::from_seed([2; 32]),
+    );
+    let n = ws.output_buffer().len();
     ws.advance_output(n);
     ws
 }
@@ -39,7 +44,7 @@ fn run(data: &[u8], points: &[usize], config: &Config) -> Outcome {
                 (None, Event::Open(_)) => first = Some(Outcome::Open),
                 (None, Event::Rejected(r)) => first = Some(Outcome::Rejected(r.status())),
                 (None, Event::Closed(c)) => {
-                    assert!(matches!(c.error, Some(Error::Handshake(_))), "{c:?}");
+                    assert!(matches!(c.failure, Some(Failure::Handshake(_))), "{c:?}");
                     first = Some(Outcome::Failed);
                     closed = true;
                 }
@@ -77,8 +82,13 @@ fuzz_target!(|input: &[u8]| {
     if valid_prefix {
         let key = {
             let req = ClientRequest::new("ws://fuzz.example/").unwrap().protocol("p").unwrap();
-            let ws = Connection::client_with_random(req, config.clone(), SeededRandom::from_seed([2; 32]));
-            let text = String::from_utf8(ws.pending_output().to_vec()).unwrap();
+            let ws = Connection::client_with_random(
+                std::time::Instant::now(),
+                req,
+                config.clone(),
+                SeededRandom::from_seed([2; 32]),
+            );
+            let text = String::from_utf8(ws.output_buffer().to_vec()).unwrap();
             text.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap().to_owned()
         };
         let accept = wsmachine::handshake::accept_key(key.as_bytes());

@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsmachine::{Accept, Config, Connection, Error, Event, State};
+use wsmachine::{Accept, Config, Connection, Event, Failure, State};
 
 #[derive(Debug, PartialEq)]
 enum Outcome {
@@ -18,15 +18,15 @@ enum Outcome {
 }
 
 fn run(data: &[u8], points: &[usize], config: &Config) -> (Outcome, Connection) {
-    let mut ws = Connection::server(config.clone());
+    let mut ws = Connection::server(std::time::Instant::now(), config.clone());
     let mut events = Vec::new();
     for w in points.windows(2) {
         ws.receive(&data[w[0]..w[1]]);
         while let Some(e) = ws.poll_event() {
             events.push(match e {
                 Event::Request(r) => Outcome::Request(r.target().to_owned()),
-                Event::Closed(c) => match &c.error {
-                    Some(Error::Handshake(h)) => Outcome::Refused(h.status()),
+                Event::Closed(c) => match &c.failure {
+                    Some(Failure::Handshake(h)) => Outcome::Refused(h.status()),
                     other => panic!("closed with {other:?}"),
                 },
                 other => panic!("unexpected {other:?}"),
@@ -48,16 +48,16 @@ fuzz_target!(|input: &[u8]| {
     assert_eq!(outcome, whole, "cutting the input changed the outcome");
     match outcome {
         Outcome::Request(_) => {
-            assert!(ws.pending_output().is_empty());
+            assert!(ws.output_buffer().is_empty());
             assert_eq!(ws.state(), State::Connecting);
-            ws.accept(Accept::new()).unwrap();
-            let out = String::from_utf8(ws.pending_output().to_vec()).unwrap();
+            ws.accept(std::time::Instant::now(), Accept::new()).unwrap();
+            let out = String::from_utf8(ws.output_buffer().to_vec()).unwrap();
             assert!(out.starts_with("HTTP/1.1 101 Switching Protocols\r\n") && out.ends_with("\r\n\r\n"));
             assert_eq!(ws.state(), State::Open);
         }
         Outcome::Refused(status) => {
             assert!([400, 405, 426, 431].contains(&status), "status {status}");
-            let out = ws.pending_output();
+            let out = ws.output_buffer();
             assert!(out.starts_with(format!("HTTP/1.1 {status} ").as_bytes()));
             assert!(out.windows(4).any(|w| w == b"\r\n\r\n"));
             assert_eq!(ws.state(), State::Closed);
@@ -66,7 +66,7 @@ fuzz_target!(|input: &[u8]| {
             assert!(ws.should_close_transport());
         }
         Outcome::Waiting => {
-            assert!(ws.pending_output().is_empty());
+            assert!(ws.output_buffer().is_empty());
             assert_eq!(ws.state(), State::Connecting);
             assert!(data.len() <= config.max_head_size, "{} bytes without a head end or a 431", data.len());
         }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsmachine::mask::{apply_mask, apply_mask_bytewise};
+use wsmachine::__internals::{apply_mask, apply_mask_bytewise};
 
 // Input: a 4-byte key, an offset byte, a 2-byte split point, then the data.
 fuzz_target!(|input: &[u8]| {

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsmachine::utf8::Utf8Validator;
+use wsmachine::__internals::Utf8Validator;
 
 // Input: a cut count, the cuts, then the bytes.
 fuzz_target!(|input: &[u8]| {

@@ -5,11 +5,12 @@
 use std::time::{Duration, Instant};
 
 use arbitrary::{Result, Unstructured};
-use wsmachine::close::{CloseCode, MAX_REASON_LEN};
-use wsmachine::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
-use wsmachine::mask::apply_mask;
-use wsmachine::utf8::Utf8Validator;
+use wsmachine::__internals::Utf8Validator;
+use wsmachine::__internals::apply_mask;
+use wsmachine::__internals::{FrameHeader, MAX_CONTROL_PAYLOAD};
+use wsmachine::OpCode;
 use wsmachine::{CloseCode as Code, Config, Connection, Event, MessageKind, Role, State};
+use wsmachine::{CloseCode, MAX_REASON_LEN};
 
 /// Checks, frame by frame, that a byte stream is valid output for `role`
 /// (RFC 6455 §5): masked iff client, no RSV bits, control frames final and
@@ -492,7 +493,7 @@ pub fn peer_frame(role: Role, b0: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
     let mask = (role == Role::Server).then_some(key);
     let mut out = Vec::new();
     FrameHeader { fin: true, rsv: 0, opcode: OpCode::Binary, mask, payload_len: payload.len() as u64 }
-        .write_to(&mut out);
+        .append_to(&mut out);
     out[0] = b0;
     let start = out.len();
     out.extend_from_slice(payload);
@@ -532,12 +533,16 @@ fn run(script: &Script, deflate: Option<&DeflateSetup>, role: Role) {
         policy.release_idle_contexts = d.release;
         config.deflate = Some(policy);
     }
-    let random = wsmachine::random::SeededRandom::from_seed([1; 32]);
-    let mut ws = Connection::established_with_random(role, config.clone(), random);
+    let random = wsmachine::SeededRandom::from_seed([1; 32]);
+    let mut now = Instant::now();
+    let mut established = wsmachine::Established::new(role);
+    if let Some(d) = deflate {
+        established = established.deflate(d.params);
+    }
+    let mut ws = Connection::established_with_random(now, established, config.clone(), random);
     let mut out = OutputChecker::new(role);
     let mut peer = None;
     if let Some(d) = deflate {
-        ws.enable_deflate(d.params);
         out = out.with_deflate();
         let (bits, reset) = match role {
             Role::Server => (d.params.client_max_window_bits, d.params.client_no_context_takeover),
@@ -546,7 +551,6 @@ fn run(script: &Script, deflate: Option<&DeflateSetup>, role: Role) {
         let inner = flate2::Compress::new_with_window_bits(flate2::Compression::new(6), false, bits.max(9));
         peer = Some(PeerCompressor { inner, reset });
     }
-    let mut now = Instant::now();
     ws.handle_timeout(now);
     let mut state = ws.state();
     let mut emitted_at_close: Option<usize> = None;
@@ -562,18 +566,18 @@ fn run(script: &Script, deflate: Option<&DeflateSetup>, role: Role) {
     for op in &script.ops {
         match op {
             // Odd lengths go in the way a transport reads into the receive
-            // buffer (`receive_buffer` + `received`), in pieces as large as
+            // buffer (`input_buffer` + `received`), in pieces as large as
             // the room offered; even ones by `receive`.
             Op::Receive(b) if b.len() % 2 == 1 => {
                 let mut rest = &b[..];
                 while !rest.is_empty() {
-                    let room = ws.receive_buffer();
+                    let room = ws.input_buffer();
                     let most = config.max_read_size;
                     assert!(room.len() >= most.min(4096) && room.len() <= most, "room of {} bytes", room.len());
                     largest_chunk = largest_chunk.max(room.len());
                     let n = room.len().min(rest.len());
                     room[..n].copy_from_slice(&rest[..n]);
-                    ws.received(n);
+                    ws.advance_input(n);
                     rest = &rest[n..];
                 }
             }
@@ -590,31 +594,31 @@ fn run(script: &Script, deflate: Option<&DeflateSetup>, role: Role) {
             Op::Text(b) => {
                 let text = String::from_utf8_lossy(b);
                 queued_by_us += cost(text.len());
-                let _ = ws.send_text(&text);
+                let _ = ws.sender().send_text(&text);
             }
             Op::Binary(b) => {
                 queued_by_us += cost(b.len());
-                let _ = ws.send_binary(b);
+                let _ = ws.sender().send_binary(b);
             }
             Op::Ping(b) => {
                 queued_by_us += cost(b.len());
-                let _ = ws.ping(b);
+                let _ = ws.sender().ping(b);
             }
             Op::Pong(b) => {
                 queued_by_us += cost(b.len());
-                let _ = ws.pong(b);
+                let _ = ws.sender().pong(b);
             }
             Op::Close { code, reason } => {
                 let reason = String::from_utf8_lossy(reason);
                 queued_by_us += cost(reason.len() + 2);
-                let _ = ws.close(Code(*code), &reason);
+                let _ = ws.sender().close(now, Code(*code), &reason);
             }
             Op::Begin { text } => {
-                let _ = ws.begin_message(if *text { MessageKind::Text } else { MessageKind::Binary });
+                let _ = ws.sender().begin_message(if *text { MessageKind::Text } else { MessageKind::Binary });
             }
             Op::Fragment { fin, data } => {
                 queued_by_us += cost(data.len());
-                let _ = if *fin { ws.finish_message(data) } else { ws.send_fragment(data) };
+                let _ = if *fin { ws.sender().finish_message(data) } else { ws.sender().send_fragment(data) };
             }
             Op::Advance(ms) => {
                 now += Duration::from_millis(*ms);
@@ -638,10 +642,10 @@ fn run(script: &Script, deflate: Option<&DeflateSetup>, role: Role) {
                 ws.receive(&frames);
             }
             Op::Drain(n) => {
-                let n = (*n as usize).min(ws.pending_output().len());
-                out.feed(&ws.pending_output()[..n]);
+                let n = (*n as usize).min(ws.output_buffer().len());
+                out.feed(&ws.output_buffer()[..n]);
                 ws.advance_output(n);
-                if ws.pending_output().is_empty() {
+                if ws.output_buffer().is_empty() {
                     queued_by_us = 0;
                 }
             }
@@ -656,9 +660,10 @@ fn run(script: &Script, deflate: Option<&DeflateSetup>, role: Role) {
                 Event::Text(t) => assert!(!config.streaming && t.len() <= config.max_message_size),
                 Event::Fragment(_) => assert!(config.streaming),
                 Event::Closed(c) => {
-                    assert!(!(c.clean && c.error.is_some()), "a clean close with an error");
-                    emitted_at_close = Some(out.total + ws.pending_output().len());
+                    assert!(!(c.clean && c.failure.is_some()), "a clean close with an error");
+                    emitted_at_close = Some(out.total + ws.output_buffer().len());
                 }
+                other => panic!("an event the fuzzer does not know: {other:?}"),
             }
         }
         let new_state = ws.state();
@@ -666,17 +671,17 @@ fn run(script: &Script, deflate: Option<&DeflateSetup>, role: Role) {
         state = new_state;
         if let Some(at_close) = emitted_at_close {
             assert_eq!(state, State::Closed);
-            assert!(out.total + ws.pending_output().len() <= at_close, "output after CLOSED");
+            assert!(out.total + ws.output_buffer().len() <= at_close, "output after CLOSED");
         }
         let automatic = config.auto_pong_backlog + 3 * (MAX_CONTROL_PAYLOAD + 14);
         peak_queued = peak_queued.max(queued_by_us);
-        let buffered = ws.buffered_amount();
+        let buffered = ws.output_buffer().len();
         assert!(buffered <= queued_by_us + automatic, "buffered {buffered} > {queued_by_us} + {automatic}");
         let receive = 2 * (config.max_frame_size + config.max_message_size + 2 * largest_chunk + 14);
         let held = ws.buffer_capacity();
         assert!(held <= receive + 2 * (peak_queued + automatic) + 8192, "buffers hold {held} bytes");
     }
-    let rest = ws.pending_output().to_vec();
+    let rest = ws.output_buffer().to_vec();
     out.feed(&rest);
 }
 

@@ -18,7 +18,7 @@
 //!
 //! let listener = TcpListener::bind("127.0.0.1:9001")?;
 //! for stream in listener.incoming() {
-//!     std::thread::spawn(move || -> Result<(), wsmachine::adapters::Error> {
+//!     std::thread::spawn(move || -> Result<(), wsmachine::adapters::AdapterError> {
 //!         let mut ws = WebSocket::accept(stream?, Config::default())?;
 //!         loop {
 //!             match ws.read()? {
@@ -52,11 +52,12 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
+use super::DEFAULT_MAX_BUFFERED;
 use super::message::{
-    DEFAULT_MAX_BUFFERED, Decide, Error, IntoClientRequest, Message, Next, Rejection, accept_all, handshake_step,
-    next_message, queue,
+    AdapterError, Decide, IntoClientRequest, Message, Next, Rejection, accept_all, close, handshake_step, next_message,
+    queue,
 };
-use crate::{CloseCode, Config, Connection, MessageKind, SendToError};
+use crate::{CloseCode, Config, Connection, SendToError};
 
 /// A blocking byte stream the adapter can run over. Timeouts let the
 /// connection's timers (heartbeat, Pong, close and handshake timeouts) run
@@ -170,10 +171,10 @@ impl WebSocket<TcpStream> {
     /// Client: connects over TCP to the request's host and port (`ws://`
     /// only; for `wss://` connect TLS yourself and use
     /// [`client`](Self::client)) and completes the opening handshake.
-    pub fn connect(request: impl IntoClientRequest, config: Config) -> Result<Self, Error> {
+    pub fn connect(request: impl IntoClientRequest, config: Config) -> Result<Self, AdapterError> {
         let request = request.into_client_request()?;
         if request.is_secure() {
-            return Err(Error::Io(io::Error::new(
+            return Err(AdapterError::Io(io::Error::new(
                 ErrorKind::Unsupported,
                 "wss:// needs TLS: connect a TLS stream yourself and call WebSocket::client",
             )));
@@ -201,9 +202,9 @@ impl<S: Transport> WebSocket<S> {
     /// Client: sends `request` over `stream` (already connected, TLS
     /// already set up for `wss://`) and waits for the server's answer,
     /// at most [`Config::handshake_timeout`]. A status other than 101 is
-    /// [`Error::Rejected`].
-    pub fn client(request: impl IntoClientRequest, config: Config, stream: S) -> Result<Self, Error> {
-        let ws = Connection::client(request.into_client_request()?, config)?;
+    /// [`AdapterError::Rejected`].
+    pub fn client(request: impl IntoClientRequest, config: Config, stream: S) -> Result<Self, AdapterError> {
+        let ws = Connection::client(Instant::now(), request.into_client_request()?, config)?;
         let mut this = Self::new(stream, ws);
         this.handshake(&mut accept_all)?;
         Ok(this)
@@ -211,14 +212,14 @@ impl<S: Transport> WebSocket<S> {
 
     /// Server: reads the handshake request from `stream` and accepts it if
     /// it is valid (no subprotocol). Invalid requests are answered (400,
-    /// 426, 431) and returned as [`Error::Closed`].
-    pub fn accept(stream: S, config: Config) -> Result<Self, Error> {
+    /// 426, 431) and returned as [`AdapterError::Closed`].
+    pub fn accept(stream: S, config: Config) -> Result<Self, AdapterError> {
         Self::accept_with(stream, config, accept_all)
     }
 
     /// Server: reads the handshake request and lets `decide` accept it (a
     /// subprotocol, extra headers) or reject it with any status, which is
-    /// then [`Error::Refused`]:
+    /// then [`AdapterError::Refused`]:
     ///
     /// ```no_run
     /// # use wsmachine::adapters::blocking::WebSocket;
@@ -232,8 +233,8 @@ impl<S: Transport> WebSocket<S> {
     /// })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn accept_with(stream: S, config: Config, decide: impl Decide) -> Result<Self, Error> {
-        Self::accept_connection(stream, Connection::server(config), decide)
+    pub fn accept_with(stream: S, config: Config, decide: impl Decide) -> Result<Self, AdapterError> {
+        Self::accept_connection(stream, Connection::server(Instant::now(), config), decide)
     }
 
     /// Server: runs the opening handshake of `ws`, a
@@ -241,7 +242,7 @@ impl<S: Transport> WebSocket<S> {
     /// else read from `stream` (an HTTP router that read the request head
     /// to choose between a page and the WebSocket endpoint). `decide` as in
     /// [`accept_with`](Self::accept_with).
-    pub fn accept_connection(stream: S, ws: Connection, mut decide: impl Decide) -> Result<Self, Error> {
+    pub fn accept_connection(stream: S, ws: Connection, mut decide: impl Decide) -> Result<Self, AdapterError> {
         let mut this = Self::new(stream, ws);
         this.handshake(&mut decide)?;
         Ok(this)
@@ -253,11 +254,10 @@ impl<S: Transport> WebSocket<S> {
         Self::new(stream, ws)
     }
 
-    fn handshake(&mut self, decide: &mut dyn Decide) -> Result<(), Error> {
-        self.ws.handle_timeout(Instant::now()); // start the handshake timer
+    fn handshake(&mut self, decide: &mut dyn Decide) -> Result<(), AdapterError> {
         let mut rejection: Option<Rejection> = None;
         loop {
-            if let Some(result) = handshake_step(&mut self.ws, &mut rejection, decide) {
+            if let Some(result) = handshake_step(&mut self.ws, &mut rejection, decide, Instant::now()) {
                 self.write_all_pending()?;
                 if result.is_err() {
                     let _ = self.stream.shutdown_write();
@@ -273,13 +273,13 @@ impl<S: Transport> WebSocket<S> {
     /// The next message. Meanwhile the connection answers Pings and Closes
     /// and runs its timers. A clean closing handshake ends with
     /// [`Message::Close`] (the transport is then shut down); any other end
-    /// with [`Error::Closed`] or [`Error::Io`]; after either,
-    /// [`Error::AlreadyClosed`]. With a [read timeout](Self::set_read_timeout),
+    /// with [`AdapterError::Closed`] or [`AdapterError::Io`]; after either,
+    /// [`AdapterError::AlreadyClosed`]. With a [read timeout](Self::set_read_timeout),
     /// an `Io` error of kind `TimedOut` when nothing arrived in time (the
     /// connection stays usable).
-    pub fn read(&mut self) -> Result<Message, Error> {
+    pub fn read(&mut self) -> Result<Message, AdapterError> {
         if self.ended {
-            return Err(Error::AlreadyClosed);
+            return Err(AdapterError::AlreadyClosed);
         }
         let deadline = self.read_timeout.map(|t| Instant::now() + t);
         loop {
@@ -295,7 +295,10 @@ impl<S: Transport> WebSocket<S> {
                 return Err(self.broken(e));
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Error::Io(io::Error::new(ErrorKind::TimedOut, "no message within the read timeout")));
+                return Err(AdapterError::Io(io::Error::new(
+                    ErrorKind::TimedOut,
+                    "no message within the read timeout",
+                )));
             }
             if let Err(e) = self.fill(deadline) {
                 return Err(self.broken(e));
@@ -305,8 +308,9 @@ impl<S: Transport> WebSocket<S> {
 
     /// Sends `message` and writes everything pending. A text or binary
     /// message goes straight to the transport when nothing else is pending
-    /// ([`Connection::send_to`]): a server's payload is not copied first.
-    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+    /// ([`Sender::send_binary_to`](crate::Sender::send_binary_to)): a
+    /// server's payload is not copied first.
+    pub fn send(&mut self, message: Message) -> Result<(), AdapterError> {
         match message {
             Message::Text(text) => self.send_text(&text),
             Message::Binary(data) => self.send_binary(&data),
@@ -319,9 +323,9 @@ impl<S: Transport> WebSocket<S> {
 
     /// Queues `message` without writing, unless more than
     /// [`max_buffered`](Self::set_max_buffered) bytes are then pending.
-    pub fn write(&mut self, message: Message) -> Result<(), Error> {
-        queue(&mut self.ws, &message)?;
-        if self.ws.buffered_amount() > self.max_buffered {
+    pub fn write(&mut self, message: Message) -> Result<(), AdapterError> {
+        queue(&mut self.ws, &message, Instant::now())?;
+        if self.ws.output_buffer().len() > self.max_buffered {
             self.flush()?;
         }
         Ok(())
@@ -329,21 +333,21 @@ impl<S: Transport> WebSocket<S> {
 
     /// Sends a text message and writes everything pending (no copy into an
     /// owned [`Message`]; see [`send`](Self::send)).
-    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.send_to_transport(|ws, stream| ws.send_text_to(text, stream))
+    pub fn send_text(&mut self, text: &str) -> Result<(), AdapterError> {
+        self.send_to_transport(|ws, stream| ws.sender().send_text_to(text, stream))
     }
 
     /// Sends a binary message and writes everything pending (see [`send`](Self::send)).
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.send_to_transport(|ws, stream| ws.send_to(MessageKind::Binary, data, stream))
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), AdapterError> {
+        self.send_to_transport(|ws, stream| ws.sender().send_binary_to(data, stream))
     }
 
-    /// Sends with `send` (a `send_to` of the connection) and writes what
+    /// Sends with `send` (a `send_*_to` of the connection) and writes what
     /// the transport did not take.
     fn send_to_transport(
         &mut self,
         send: impl FnOnce(&mut Connection, &mut S) -> Result<usize, SendToError>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), AdapterError> {
         if let Err(e) = self.apply_write_timeout() {
             return Err(self.broken(e));
         }
@@ -352,7 +356,7 @@ impl<S: Transport> WebSocket<S> {
             Err(SendToError::Send(e)) => return Err(e.into()),
             Err(SendToError::Io(e)) => return Err(self.broken(e)),
         }
-        if self.ws.pending_output().is_empty() {
+        if self.ws.output_buffer().is_empty() {
             // A transport may buffer what it took (TLS records): push it out.
             self.stream.flush().map_err(|e| self.broken(e))
         } else {
@@ -361,15 +365,16 @@ impl<S: Transport> WebSocket<S> {
     }
 
     /// Writes everything pending.
-    pub fn flush(&mut self) -> Result<(), Error> {
+    pub fn flush(&mut self) -> Result<(), AdapterError> {
         self.write_all_pending().map_err(|e| self.broken(e))
     }
 
-    /// Starts the closing handshake and writes the Close frame. Keep calling
-    /// [`read`](Self::read) until it returns [`Message::Close`] (the peer's
-    /// reply) or an error (no reply within [`Config::close_timeout`]).
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.ws.close(code, reason)?;
+    /// Starts the closing handshake with `code` and `reason` and writes the
+    /// Close frame. Keep calling [`read`](Self::read) until it returns
+    /// [`Message::Close`] (the peer's reply) or an error (no reply within
+    /// [`Config::close_timeout`]). Does nothing if a Close was already sent.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), AdapterError> {
+        close(&mut self.ws, Instant::now(), code, reason)?;
         self.flush()
     }
 
@@ -448,12 +453,12 @@ impl<S: Transport> WebSocket<S> {
     }
 
     fn write_all_pending(&mut self) -> io::Result<()> {
-        if self.ws.pending_output().is_empty() {
+        if self.ws.output_buffer().is_empty() {
             return Ok(());
         }
         self.apply_write_timeout()?;
-        while !self.ws.pending_output().is_empty() {
-            match self.stream.write(self.ws.pending_output()) {
+        while !self.ws.output_buffer().is_empty() {
+            match self.stream.write(self.ws.output_buffer()) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(n) => self.ws.advance_output(n),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -473,11 +478,11 @@ impl<S: Transport> WebSocket<S> {
     }
 
     /// The transport failed: the connection is over.
-    fn broken(&mut self, e: io::Error) -> Error {
+    fn broken(&mut self, e: io::Error) -> AdapterError {
         self.eof = true;
         self.ended = true;
         self.ws.receive_eof();
-        Error::Io(e)
+        AdapterError::Io(e)
     }
 
     /// After the last event: write what is left (our Close reply), wait for

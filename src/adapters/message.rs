@@ -1,26 +1,24 @@
 //! What the blocking and tokio adapters share: owned [`Message`]s, their
-//! [`Error`] type, and the sans-IO steps both run (the opening handshake,
+//! [`AdapterError`] type, and the sans-IO steps both run (the opening handshake,
 //! turning events into messages, queueing a message to send). Neither
 //! adapter has protocol logic of its own: everything here is a call into
 //! [`Connection`].
 
 use core::fmt;
 use std::io;
+use std::time::Instant;
 
-use crate::error::{DecisionError, RequestError, SendError};
+use crate::error::{DecisionError, RandomError, RequestError, SendError};
 use crate::event::{Closed, Event};
 use crate::handshake::client::Response;
 use crate::handshake::server::{Accept, Reject, Request};
 use crate::message::MessageKind;
 use crate::{ClientRequest, CloseCode, Connection};
 
-/// The default for `set_max_buffered` on the adapters: above this many
-/// unwritten bytes, sending waits (tokio) or writes (blocking) first.
-pub const DEFAULT_MAX_BUFFERED: usize = 128 << 10;
-
 /// A whole message (or, in [streaming](crate::Config::streaming) mode, a
 /// piece of one), owned, as the adapters deliver and send them.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Message {
     /// A text message, checked as UTF-8.
     Text(String),
@@ -75,6 +73,7 @@ pub struct CloseFrame {
 /// Client: the server answered the opening handshake with a status other
 /// than 101 (RFC 6455 §4.1: a redirect, 401, 403, ...).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Rejection {
     /// The HTTP status code.
     pub status: u16,
@@ -99,17 +98,18 @@ impl Rejection {
     }
 }
 
-/// What went wrong in an adapter.
+/// What went wrong in the tokio or blocking adapter (the mio driver reports
+/// only [`io::Error`]s: its connections' ends are events).
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Error {
+pub enum AdapterError {
     /// The transport failed (or a read or write timed out, as
     /// `ErrorKind::TimedOut` / `WouldBlock`).
     Io(io::Error),
     /// The connection ended other than by a clean closing handshake: it
     /// failed on a protocol error (we sent 1002, 1007 or 1009), timed out,
     /// the peer vanished without a Close frame, or the handshake failed.
-    /// [`Closed::error`] says which.
+    /// [`Closed::failure`] says which.
     Closed(Box<Closed>),
     /// Client: the server answered with a status other than 101.
     Rejected(Box<Rejection>),
@@ -127,58 +127,58 @@ pub enum Error {
     AlreadyClosed,
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for AdapterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io(e) => write!(f, "transport error: {e}"),
-            Error::Closed(c) => match &c.error {
+            AdapterError::Io(e) => write!(f, "transport error: {e}"),
+            AdapterError::Closed(c) => match &c.failure {
                 Some(e) => write!(f, "connection failed (code {}): {e}", c.code.0),
                 None => write!(f, "connection closed without a clean closing handshake (code {})", c.code.0),
             },
-            Error::Rejected(r) => write!(f, "the server rejected the handshake: {} {}", r.status, r.reason),
-            Error::Refused(status) => write!(f, "the handshake request was refused with status {status}"),
-            Error::Request(e) => write!(f, "invalid request: {e}"),
-            Error::Send(e) => write!(f, "cannot send: {e}"),
-            Error::Decision(e) => write!(f, "cannot apply the decision: {e}"),
-            Error::AlreadyClosed => f.write_str("the connection already ended"),
+            AdapterError::Rejected(r) => write!(f, "the server rejected the handshake: {} {}", r.status, r.reason),
+            AdapterError::Refused(status) => write!(f, "the handshake request was refused with status {status}"),
+            AdapterError::Request(e) => write!(f, "invalid request: {e}"),
+            AdapterError::Send(e) => write!(f, "cannot send: {e}"),
+            AdapterError::Decision(e) => write!(f, "cannot apply the decision: {e}"),
+            AdapterError::AlreadyClosed => f.write_str("the connection already ended"),
         }
     }
 }
 
-impl std::error::Error for Error {
+impl std::error::Error for AdapterError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io(e) => Some(e),
-            Error::Closed(c) => c.error.as_ref().map(|e| e as _),
-            Error::Request(e) => Some(e),
-            Error::Send(e) => Some(e),
-            Error::Decision(e) => Some(e),
+            AdapterError::Io(e) => Some(e),
+            AdapterError::Closed(c) => c.failure.as_ref().map(|e| e as _),
+            AdapterError::Request(e) => Some(e),
+            AdapterError::Send(e) => Some(e),
+            AdapterError::Decision(e) => Some(e),
             _ => None,
         }
     }
 }
 
-impl From<io::Error> for Error {
+impl From<io::Error> for AdapterError {
     fn from(e: io::Error) -> Self {
-        Error::Io(e)
+        AdapterError::Io(e)
     }
 }
 
-impl From<SendError> for Error {
+impl From<SendError> for AdapterError {
     fn from(e: SendError) -> Self {
-        Error::Send(e)
+        AdapterError::Send(e)
     }
 }
 
-impl From<RequestError> for Error {
+impl From<RequestError> for AdapterError {
     fn from(e: RequestError) -> Self {
-        Error::Request(e)
+        AdapterError::Request(e)
     }
 }
 
-impl From<getrandom::Error> for Error {
-    fn from(e: getrandom::Error) -> Self {
-        Error::Io(io::Error::other(e))
+impl From<RandomError> for AdapterError {
+    fn from(e: RandomError) -> Self {
+        AdapterError::Io(io::Error::other(e))
     }
 }
 
@@ -242,7 +242,8 @@ pub(crate) fn handshake_step(
     ws: &mut Connection,
     rejection: &mut Option<Rejection>,
     decide: &mut dyn Decide,
-) -> Option<Result<(), Error>> {
+    now: Instant,
+) -> Option<Result<(), AdapterError>> {
     loop {
         let decision = match ws.poll_event()? {
             Event::Open(_) => return Some(Ok(())),
@@ -252,8 +253,8 @@ pub(crate) fn handshake_step(
             }
             Event::Closed(closed) => {
                 return Some(Err(match rejection.take() {
-                    Some(r) => Error::Rejected(Box::new(r)),
-                    None => Error::Closed(Box::new(closed.clone())),
+                    Some(r) => AdapterError::Rejected(Box::new(r)),
+                    None => AdapterError::Closed(Box::new(closed.clone())),
                 }));
             }
             Event::Request(request) => decide.decide(&request),
@@ -261,7 +262,7 @@ pub(crate) fn handshake_step(
             _ => continue,
         };
         let (applied, refused) = match decision {
-            Ok(accept) => (ws.accept(accept), None),
+            Ok(accept) => (ws.accept(now, accept), None),
             Err(reject) => {
                 let status = reject.status_code();
                 (ws.reject(reject), Some(status))
@@ -270,13 +271,13 @@ pub(crate) fn handshake_step(
         if let (Ok(()), Some(status)) = (&applied, refused) {
             // The Closed event that follows is the rejection.
             while ws.poll_event().is_some() {}
-            return Some(Err(Error::Refused(status)));
+            return Some(Err(AdapterError::Refused(status)));
         }
         if let Err(e) = applied {
             // An invalid decision: answer 500 so that the client is not left waiting.
             let _ = ws.reject(Reject::status(500));
             while ws.poll_event().is_some() {}
-            return Some(Err(Error::Decision(e)));
+            return Some(Err(AdapterError::Decision(e)));
         }
     }
 }
@@ -286,7 +287,7 @@ pub(crate) enum Next {
     /// A message to deliver.
     Message(Message),
     /// The connection ended: the last item to deliver.
-    End(Result<Message, Error>),
+    End(Result<Message, AdapterError>),
 }
 
 /// The next event as an owned message; `None` when more input is needed.
@@ -308,31 +309,41 @@ pub(crate) fn next_message(ws: &mut Connection) -> Option<Next> {
 
 /// How an adapter reports a connection's end: a clean closing handshake is
 /// the last message, anything else an error.
-fn end_of(closed: &Closed) -> Result<Message, Error> {
+fn end_of(closed: &Closed) -> Result<Message, AdapterError> {
     if closed.clean {
         let frame = (closed.code != CloseCode::NO_STATUS)
             .then(|| CloseFrame { code: closed.code, reason: closed.reason.clone() });
         Ok(Message::Close(frame))
     } else {
-        Err(Error::Closed(Box::new(closed.clone())))
+        Err(AdapterError::Closed(Box::new(closed.clone())))
     }
 }
 
-/// Queues `message` on the connection.
-pub(crate) fn queue(ws: &mut Connection, message: &Message) -> Result<(), SendError> {
+/// Queues `message` on the connection (a Close at `now`).
+pub(crate) fn queue(ws: &mut Connection, message: &Message, now: Instant) -> Result<(), SendError> {
+    let mut tx = ws.sender();
     match message {
-        Message::Text(text) => ws.send_text(text),
-        Message::Binary(data) => ws.send_binary(data),
-        Message::Ping(data) => ws.ping(data),
-        Message::Pong(data) => ws.pong(data),
+        Message::Text(text) => tx.send_text(text),
+        Message::Binary(data) => tx.send_binary(data),
+        Message::Ping(data) => tx.ping(data),
+        Message::Pong(data) => tx.pong(data),
         Message::Fragment { kind, data, fin } => {
-            match ws.begin_message(*kind) {
+            match tx.begin_message(*kind) {
                 Ok(()) | Err(SendError::MessageInProgress) => {}
                 Err(e) => return Err(e),
             }
-            if *fin { ws.finish_message(data) } else { ws.send_fragment(data) }
+            if *fin { tx.finish_message(data) } else { tx.send_fragment(data) }
         }
-        Message::Close(None) => ws.close(CloseCode::NORMAL, ""),
-        Message::Close(Some(frame)) => ws.close(frame.code, &frame.reason),
+        Message::Close(None) => tx.close(now, CloseCode::NORMAL, ""),
+        Message::Close(Some(frame)) => tx.close(now, frame.code, &frame.reason),
+    }
+}
+
+/// Starts the closing handshake at `now` unless a Close was already sent
+/// (or the connection ended): `close` means the same on both adapters.
+pub(crate) fn close(ws: &mut Connection, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+    match ws.sender().close(now, code, reason) {
+        Err(SendError::Closed(_)) => Ok(()),
+        other => other,
     }
 }

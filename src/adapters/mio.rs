@@ -9,7 +9,7 @@
 //!   room offered: the socket is empty then, and later input raises a new
 //!   event, so the extra read is skipped). Once a connection's reads fill
 //!   a 4 KiB scratch buffer (one per driver), they go straight into its
-//!   receive buffer ([`Connection::receive_buffer`], no copy); while its
+//!   receive buffer ([`Connection::input_buffer`], no copy); while its
 //!   traffic is light they go through the scratch buffer, so a quiet
 //!   connection holds no read room.
 //!   Each read is followed by your [`Handler`], which polls the events (so
@@ -23,8 +23,8 @@
 //!   relay) cannot grow our memory. Use it on the side whose output is driven
 //!   by its input. Never on both ends of one connection: two peers that each
 //!   queued more than the limit and each stopped reading would wait for each
-//!   other forever. Without it, the application watches
-//!   [`Connection::buffered_amount`] itself.
+//!   other forever. Without it, the application watches the length of
+//!   [`Connection::output_buffer`] itself.
 //! - **Time**: the poll timeout is the earliest [`Connection::poll_timeout`];
 //!   every connection whose deadline passed gets [`Connection::handle_timeout`].
 //!   Deadlines are kept in order (a `BTreeSet`), so a turn costs what its
@@ -38,12 +38,13 @@
 //!   input would send a reset, which can destroy our Close frame in flight.
 //!
 //! ```no_run
+//! use std::time::Instant;
 //! use wsmachine::adapters::mio::{Driver, Handler, Token};
 //! use wsmachine::{Accept, Config, Connection, Event};
 //!
 //! struct Echo;
 //! impl Handler for Echo {
-//!     fn handle(&mut self, _id: Token, ws: &mut Connection) {
+//!     fn handle(&mut self, _id: Token, ws: &mut Connection, now: Instant) {
 //!         while let Some((event, mut tx)) = ws.poll_event_with_sender() {
 //!             let accept = match event {
 //!                 Event::Request(_) => true,
@@ -52,7 +53,7 @@
 //!                 _ => false,
 //!             };
 //!             if accept {
-//!                 let _ = ws.accept(Accept::new());
+//!                 let _ = ws.accept(now, Accept::new());
 //!             }
 //!         }
 //!     }
@@ -89,7 +90,10 @@ const IDLE_READ: usize = 4 << 10;
 pub trait Handler {
     /// `ws` may have new events: bytes arrived or a timer ran. Poll its
     /// events until `None` and react (accept or reject a request, send).
-    fn handle(&mut self, id: Token, ws: &mut Connection);
+    /// `now` is the time of this wakeup (the driver reads the clock once per
+    /// turn), for the calls that take it
+    /// ([`accept`](Connection::accept), [`close`](crate::Sender::close)).
+    fn handle(&mut self, id: Token, ws: &mut Connection, now: Instant);
 
     /// The transport of `id` was closed and the connection is dropped.
     fn closed(&mut self, id: Token, ws: &Connection) {
@@ -174,13 +178,12 @@ impl<H: Handler> Driver<H> {
     }
 
     /// Drives `ws` over an already connected (or connecting) stream.
-    pub fn add(&mut self, mut stream: TcpStream, mut ws: Connection) -> io::Result<Token> {
+    pub fn add(&mut self, mut stream: TcpStream, ws: Connection) -> io::Result<Token> {
         let id = Token(self.next_token);
         self.next_token = (self.next_token + 1) % (usize::MAX - 1);
         self.poll.registry().register(&mut stream, id, Interest::READABLE | Interest::WRITABLE)?;
         let _ = stream.set_nodelay(true);
         let now = Instant::now();
-        ws.handle_timeout(now); // start the connection's clock
         let entry = Entry {
             stream,
             ws,
@@ -324,7 +327,7 @@ impl<H: Handler> Driver<H> {
     /// When the connection's buffers are to be released, if they hold memory and no output.
     fn shrink_at(entry: &Entry, shrink_after: Option<Duration>) -> Option<Instant> {
         let idle = shrink_after?;
-        let holding = !entry.shrunk && entry.ws.buffer_capacity() != 0 && entry.ws.pending_output().is_empty();
+        let holding = !entry.shrunk && entry.ws.buffer_capacity() != 0 && entry.ws.output_buffer().is_empty();
         holding.then(|| entry.last_read + idle)
     }
 
@@ -333,7 +336,7 @@ impl<H: Handler> Driver<H> {
             let Some((listener, config)) = &self.listener else { return Ok(()) };
             match listener.accept() {
                 Ok((stream, _)) => {
-                    let ws = Connection::server(config.clone());
+                    let ws = Connection::server(Instant::now(), config.clone());
                     self.add(stream, ws)?;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
@@ -389,7 +392,7 @@ impl<H: Handler> Driver<H> {
         // to free (which, over many connections, fragments the heap).
         Self::shrink_if_idle(entry, self.shrink_after, now);
         loop {
-            let over_limit = |ws: &Connection| self.max_buffered.is_some_and(|max| ws.buffered_amount() > max);
+            let over_limit = |ws: &Connection| self.max_buffered.is_some_and(|max| ws.output_buffer().len() > max);
             let mut held_back = false;
             while !entry.eof {
                 if over_limit(&entry.ws) {
@@ -404,7 +407,7 @@ impl<H: Handler> Driver<H> {
                     Ok((n, room_len)) => {
                         entry.last_read = now;
                         entry.shrunk = false;
-                        self.handler.handle(id, &mut entry.ws);
+                        self.handler.handle(id, &mut entry.ws, now);
                         if short_read_drains && n < room_len {
                             break;
                         }
@@ -418,7 +421,7 @@ impl<H: Handler> Driver<H> {
                 }
             }
             entry.ws.handle_timeout(now);
-            self.handler.handle(id, &mut entry.ws);
+            self.handler.handle(id, &mut entry.ws, now);
             let write_failed = Self::write_pending(entry);
             Self::shrink_if_idle(entry, self.shrink_after, now);
             if write_failed || entry.ws.should_close_transport() || entry.lingering.is_some() {
@@ -449,18 +452,18 @@ impl<H: Handler> Driver<H> {
             entry.cold = n < IDLE_READ;
             return Ok((n, IDLE_READ));
         }
-        let room = entry.ws.receive_buffer();
+        let room = entry.ws.input_buffer();
         let room_len = room.len();
         let n = entry.stream.read(room)?;
-        entry.ws.received(n);
+        entry.ws.advance_input(n);
         Ok((n, room_len))
     }
 
     /// Writes pending output until the socket would block. Returns whether
     /// the transport failed.
     fn write_pending(entry: &mut Entry) -> bool {
-        while !entry.ws.pending_output().is_empty() {
-            match entry.stream.write(entry.ws.pending_output()) {
+        while !entry.ws.output_buffer().is_empty() {
+            match entry.stream.write(entry.ws.output_buffer()) {
                 Ok(0) => return true,
                 Ok(n) => entry.ws.advance_output(n),
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::NotConnected) => return false,
@@ -494,7 +497,7 @@ impl<H: Handler> Driver<H> {
             if !entry.ws.should_close_transport() {
                 // The transport broke under an open connection.
                 entry.ws.receive_eof();
-                self.handler.handle(id, &mut entry.ws);
+                self.handler.handle(id, &mut entry.ws, now);
             }
             self.handler.closed(id, &entry.ws);
         }
@@ -504,13 +507,13 @@ impl<H: Handler> Driver<H> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Role;
+    use crate::{Established, Role};
 
     /// Polls every event away.
     struct Drain;
 
     impl Handler for Drain {
-        fn handle(&mut self, _id: Token, ws: &mut Connection) {
+        fn handle(&mut self, _id: Token, ws: &mut Connection, _now: Instant) {
             while ws.poll_event().is_some() {}
         }
     }
@@ -537,7 +540,7 @@ mod tests {
         let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut peer, _) = listener.accept().unwrap();
         let mut driver = Driver::new(Drain).unwrap();
-        let ws = Connection::established(Role::Server, Config::default()).unwrap();
+        let ws = Connection::established(Instant::now(), Established::new(Role::Server), Config::default()).unwrap();
         let id = driver.add(stream, ws).unwrap();
         assert_eq!(driver.conns[&id].deadline, None, "no buffers, no timers");
 

@@ -2,7 +2,7 @@
 //!
 //! An adapter holds no protocol logic: it reads, calls
 //! [`Connection::receive`], lets the application poll events, writes
-//! [`Connection::pending_output`], and turns [`Connection::poll_timeout`]
+//! [`Connection::output_buffer`], and turns [`Connection::poll_timeout`]
 //! into its own wakeups.
 //!
 //! | module | feature | for |
@@ -11,19 +11,26 @@
 //! | [`blocking`] | `blocking` | `read` / `send` / `close` over any `Read + Write`, with timeouts |
 //! | [`mio`] | `mio` | one thread driving many connections; you poll the borrowed events |
 //!
-//! The tokio and blocking adapters deliver owned [`Message`]s and share one
-//! [`Error`] type. Read `adapters/mio.rs` (one file) to learn how to write an
+//! The tokio and blocking adapters deliver owned [`Message`]s, share one
+//! [`AdapterError`] type and have the same constructors
+//! (`WebSocket::connect`, `client`, `accept`, `accept_with`,
+//! `accept_connection`, `from_connection`) and the same `close(code, reason)`. Read `adapters/mio.rs` (one file) to learn how to write an
 //! adapter for any other runtime.
 //!
 //! [`Connection`]: crate::Connection
 //! [`Connection::receive`]: crate::Connection::receive
-//! [`Connection::pending_output`]: crate::Connection::pending_output
+//! [`Connection::output_buffer`]: crate::Connection::output_buffer
 //! [`Connection::poll_timeout`]: crate::Connection::poll_timeout
 
 /// The default for `set_shrink_after` on the tokio and mio adapters: a
 /// connection on which nothing arrived for this long releases its empty
 /// buffers ([`Connection::shrink_buffers`](crate::Connection::shrink_buffers)).
 pub const DEFAULT_SHRINK_AFTER: core::time::Duration = core::time::Duration::from_secs(1);
+
+/// The default for `set_max_buffered` on the tokio and blocking adapters:
+/// above this many unwritten bytes, sending waits (tokio) or writes
+/// (blocking) first.
+pub const DEFAULT_MAX_BUFFERED: usize = 128 << 10;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
@@ -35,6 +42,4 @@ pub mod mio;
 pub mod tokio;
 
 #[cfg(any(feature = "tokio", feature = "blocking"))]
-pub use message::{
-    CloseFrame, DEFAULT_MAX_BUFFERED, Decide, Decision, Error, IntoClientRequest, Message, Rejection, accept_all,
-};
+pub use message::{AdapterError, CloseFrame, Decide, Decision, IntoClientRequest, Message, Rejection, accept_all};

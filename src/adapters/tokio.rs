@@ -14,7 +14,7 @@
 //!   connection lives.
 //! - **The end**: a clean closing handshake ends the stream with
 //!   [`Message::Close`], after the transport was shut down; any other end
-//!   with an [`Error`] (a protocol failure, a timeout, a vanished peer).
+//!   with an [`AdapterError`] (a protocol failure, a timeout, a vanished peer).
 //!   Then the stream returns `None`.
 //! - **Backpressure**: `poll_ready` (so `send` and `feed`) waits while more
 //!   than [`max_buffered`](WebSocket::set_max_buffered) bytes are unwritten;
@@ -23,6 +23,8 @@
 //!   cannot deadlock on each other.
 //! - **One write for many messages**: `feed` queues, `flush` writes; `send`
 //!   does both.
+//! - **Time** is tokio's clock (`tokio::time::Instant`), so the timers run
+//!   under `tokio::time::pause()` as they do in real time.
 //! - **Memory**: once reads fill a 4 KiB stack buffer, they go straight
 //!   into the connection's receive buffer (no copy; the room grows from
 //!   4 KiB to 64 KiB while reads fill it); light traffic goes through the
@@ -33,9 +35,9 @@
 //!
 //! ```no_run
 //! use futures_util::{SinkExt, StreamExt};
-//! use wsmachine::adapters::tokio::{accept, connect};
-//! use wsmachine::adapters::Message;
-//! use wsmachine::Config;
+//! use wsmachine::adapters::tokio::WebSocket;
+//! use wsmachine::adapters::{AdapterError, Message};
+//! use wsmachine::{CloseCode, Config};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // A server: echo every message of every client.
@@ -43,22 +45,22 @@
 //! tokio::spawn(async move {
 //!     while let Ok((tcp, _)) = listener.accept().await {
 //!         tokio::spawn(async move {
-//!             let mut ws = accept(tcp, Config::default()).await?;
+//!             let mut ws = WebSocket::accept(tcp, Config::default()).await?;
 //!             while let Some(message) = ws.next().await {
 //!                 if let msg @ (Message::Text(_) | Message::Binary(_)) = message? {
 //!                     ws.send(msg).await?;
 //!                 }
 //!             }
-//!             Ok::<_, wsmachine::adapters::Error>(())
+//!             Ok::<_, AdapterError>(())
 //!         });
 //!     }
 //! });
 //!
 //! // A client.
-//! let mut ws = connect("ws://127.0.0.1:9001/", Config::default()).await?;
+//! let mut ws = WebSocket::connect("ws://127.0.0.1:9001/", Config::default()).await?;
 //! ws.send(Message::text("hello")).await?;
 //! assert_eq!(ws.next().await.transpose()?, Some(Message::text("hello")));
-//! ws.close().await?; // sends a Close; the stream then ends with the server's
+//! ws.close(CloseCode::NORMAL, "").await?; // the stream then ends with the server's Close
 //! # Ok(()) }
 //! ```
 //!
@@ -79,90 +81,21 @@ use ::tokio::time::Sleep;
 use futures_core::Stream;
 use futures_sink::Sink;
 
-use super::DEFAULT_SHRINK_AFTER;
 use super::message::{
-    DEFAULT_MAX_BUFFERED, Decide, Error, IntoClientRequest, Message, Next, Rejection, accept_all, handshake_step,
-    next_message, queue,
+    AdapterError, Decide, IntoClientRequest, Message, Next, Rejection, accept_all, close, handshake_step, next_message,
+    queue,
 };
-use crate::{CloseCode, Config, Connection, State};
+use super::{DEFAULT_MAX_BUFFERED, DEFAULT_SHRINK_AFTER};
+use crate::{CloseCode, Config, Connection};
 
 /// The stack buffer for reads while a connection's traffic is light (see `poll_read_once`).
 const IDLE_READ: usize = 4 << 10;
 
-/// Client: connects over TCP to the request's host and port (`ws://` only;
-/// for `wss://` connect TLS yourself and call [`client`]) and completes the
-/// opening handshake.
-pub async fn connect(request: impl IntoClientRequest, config: Config) -> Result<WebSocket<TcpStream>, Error> {
-    let request = request.into_client_request()?;
-    if request.is_secure() {
-        return Err(Error::Io(io::Error::new(
-            ErrorKind::Unsupported,
-            "wss:// needs TLS: connect a TLS stream yourself and call adapters::tokio::client",
-        )));
-    }
-    let tcp = TcpStream::connect((request.host(), request.port())).await?;
-    tcp.set_nodelay(true)?;
-    client(request, config, tcp).await
-}
-
-/// Client: sends `request` over `stream` (already connected; TLS already
-/// set up for `wss://`) and waits for the server's answer, at most
-/// [`Config::handshake_timeout`]. A status other than 101 is [`Error::Rejected`].
-pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
-    request: impl IntoClientRequest,
-    config: Config,
-    stream: S,
-) -> Result<WebSocket<S>, Error> {
-    let request = request.into_client_request()?;
-    let mut ws = WebSocket::from_connection(stream, Connection::client(request, config)?);
-    ws.inner.handshake(&mut accept_all).await?;
-    Ok(ws)
-}
-
-/// Server: reads the handshake request from `stream` and accepts it if it
-/// is valid (no subprotocol). Invalid requests are answered (400, 426, 431)
-/// and returned as [`Error::Closed`].
-pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S, config: Config) -> Result<WebSocket<S>, Error> {
-    accept_with(stream, config, accept_all).await
-}
-
-/// Server: reads the handshake request and lets `decide` accept it (a
-/// subprotocol, extra headers) or reject it with any status, which is then
-/// [`Error::Refused`]. The request is the borrowed view the connection
-/// parsed: path, query, `Origin`, cookies, every header.
-///
-/// ```no_run
-/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), wsmachine::adapters::Error> {
-/// use wsmachine::{Accept, Config, Reject, Request};
-/// let ws = wsmachine::adapters::tokio::accept_with(tcp, Config::default(), |req: &Request<'_>| {
-///     match req.path() {
-///         "/chat" => Ok(Accept::new()),
-///         _ => Err(Reject::status(404)),
-///     }
-/// })
-/// .await?;
-/// # Ok(()) }
-/// ```
-pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
-    config: Config,
-    decide: impl Decide,
-) -> Result<WebSocket<S>, Error> {
-    accept_connection(stream, Connection::server(config), decide).await
-}
-
-/// Server: runs the opening handshake of `ws`, a [`Connection::server`]
-/// that was already given the bytes someone else read from `stream` (an
-/// HTTP router that read the request head to choose between a page and the
-/// WebSocket endpoint). `decide` as in [`accept_with`].
-pub async fn accept_connection<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
-    ws: Connection,
-    mut decide: impl Decide,
-) -> Result<WebSocket<S>, Error> {
-    let mut ws = WebSocket::from_connection(stream, ws);
-    ws.inner.handshake(&mut decide).await?;
-    Ok(ws)
+/// Now, on tokio's clock: under `tokio::time::pause()` it is the paused
+/// time, so the connection's timers follow it (`tests/tokio_adapter.rs`
+/// runs a heartbeat under paused time).
+fn now() -> Instant {
+    ::tokio::time::Instant::now().into_std()
 }
 
 /// A WebSocket over an async stream: a [`Stream`] of received messages and
@@ -188,7 +121,7 @@ struct Inner<S> {
     armed: Option<Instant>,
     max_buffered: usize,
     /// The last item, held while the transport is shut down.
-    last: Option<Result<Message, Error>>,
+    last: Option<Result<Message, AdapterError>>,
     /// The last item was delivered.
     done: bool,
     /// The transport reached end of file.
@@ -209,12 +142,77 @@ struct Inner<S> {
     write_waiters: [Option<Waker>; 2],
 }
 
+impl WebSocket<TcpStream> {
+    /// Client: connects over TCP to the request's host and port (`ws://` only;
+    /// for `wss://` connect TLS yourself and call [`client`](WebSocket::client)) and completes the
+    /// opening handshake.
+    pub async fn connect(request: impl IntoClientRequest, config: Config) -> Result<Self, AdapterError> {
+        let request = request.into_client_request()?;
+        if request.is_secure() {
+            return Err(AdapterError::Io(io::Error::new(
+                ErrorKind::Unsupported,
+                "wss:// needs TLS: connect a TLS stream yourself and call WebSocket::client",
+            )));
+        }
+        let tcp = TcpStream::connect((request.host(), request.port())).await?;
+        tcp.set_nodelay(true)?;
+        WebSocket::client(request, config, tcp).await
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Client: sends `request` over `stream` (already connected; TLS already
+    /// set up for `wss://`) and waits for the server's answer, at most
+    /// [`Config::handshake_timeout`]. A status other than 101 is [`AdapterError::Rejected`].
+    pub async fn client(request: impl IntoClientRequest, config: Config, stream: S) -> Result<Self, AdapterError> {
+        let request = request.into_client_request()?;
+        let mut ws = WebSocket::from_connection(stream, Connection::client(now(), request, config)?);
+        ws.inner.handshake(&mut accept_all).await?;
+        Ok(ws)
+    }
+
+    /// Server: reads the handshake request from `stream` and accepts it if it
+    /// is valid (no subprotocol). Invalid requests are answered (400, 426, 431)
+    /// and returned as [`AdapterError::Closed`].
+    pub async fn accept(stream: S, config: Config) -> Result<Self, AdapterError> {
+        Self::accept_with(stream, config, accept_all).await
+    }
+
+    /// Server: reads the handshake request and lets `decide` accept it (a
+    /// subprotocol, extra headers) or reject it with any status, which is then
+    /// [`AdapterError::Refused`]. The request is the borrowed view the connection
+    /// parsed: path, query, `Origin`, cookies, every header.
+    ///
+    /// ```no_run
+    /// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), wsmachine::adapters::AdapterError> {
+    /// use wsmachine::{Accept, Config, Reject, Request};
+    /// let ws = wsmachine::adapters::tokio::WebSocket::accept_with(tcp, Config::default(), |req: &Request<'_>| {
+    ///     match req.path() {
+    ///         "/chat" => Ok(Accept::new()),
+    ///         _ => Err(Reject::status(404)),
+    ///     }
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn accept_with(stream: S, config: Config, decide: impl Decide) -> Result<Self, AdapterError> {
+        Self::accept_connection(stream, Connection::server(now(), config), decide).await
+    }
+
+    /// Server: runs the opening handshake of `ws`, a [`Connection::server`]
+    /// that was already given the bytes someone else read from `stream` (an
+    /// HTTP router that read the request head to choose between a page and the
+    /// WebSocket endpoint). `decide` as in [`accept_with`](Self::accept_with).
+    pub async fn accept_connection(stream: S, ws: Connection, mut decide: impl Decide) -> Result<Self, AdapterError> {
+        let mut ws = Self::from_connection(stream, ws);
+        ws.inner.handshake(&mut decide).await?;
+        Ok(ws)
+    }
+
     /// Wraps a connection whose handshake is done (e.g. one made with
     /// [`Connection::established`] after an HTTP server's upgrade) or in
     /// progress (messages flow once it completes).
-    pub fn from_connection(stream: S, mut ws: Connection) -> Self {
-        ws.handle_timeout(Instant::now()); // start the connection's clock
+    pub fn from_connection(stream: S, ws: Connection) -> Self {
         WebSocket {
             inner: Inner {
                 io: stream,
@@ -226,7 +224,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 done: false,
                 eof: false,
                 broken: None,
-                last_read: Instant::now(),
+                last_read: now(),
                 shrunk: false,
                 cold: true,
                 shrink_after: Some(DEFAULT_SHRINK_AFTER),
@@ -236,39 +234,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Queues a text message and writes everything pending.
-    pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.inner.ws.send_text(text)?;
+    pub async fn send_text(&mut self, text: &str) -> Result<(), AdapterError> {
+        self.inner.ws.sender().send_text(text)?;
         self.flush_all().await
     }
 
     /// Queues a binary message and writes everything pending.
-    pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.inner.ws.send_binary(data)?;
+    pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), AdapterError> {
+        self.inner.ws.sender().send_binary(data)?;
         self.flush_all().await
     }
 
-    /// Starts the closing handshake with 1000 and writes the Close frame;
-    /// the stream then ends with the peer's [`Message::Close`]. Does nothing
-    /// if a Close was already sent.
-    pub async fn close(&mut self) -> Result<(), Error> {
-        self.close_with(CloseCode::NORMAL, "").await
-    }
-
-    /// Starts the closing handshake with a code and reason (see [`close`](Self::close)).
-    pub async fn close_with(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        if self.inner.ws.state() == State::Open {
-            self.inner.ws.close(code, reason)?;
-        }
+    /// Starts the closing handshake with `code` and `reason` and writes the
+    /// Close frame; the stream then ends with the peer's
+    /// [`Message::Close`]. Does nothing if a Close was already sent. (The
+    /// `Sink`'s `close` sends 1000 with no reason.)
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), AdapterError> {
+        close(&mut self.inner.ws, now(), code, reason)?;
         self.flush_all().await
     }
 
-    async fn flush_all(&mut self) -> Result<(), Error> {
+    async fn flush_all(&mut self) -> Result<(), AdapterError> {
         poll_fn(|cx| self.inner.poll_flush(cx)).await
     }
 
     /// The number of bytes queued and not yet written.
     pub fn buffered_amount(&self) -> usize {
-        self.inner.ws.buffered_amount()
+        self.inner.ws.output_buffer().len()
     }
 
     /// How many unwritten bytes `poll_ready` lets accumulate before it
@@ -315,7 +307,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
-    type Item = Result<Message, Error>;
+    type Item = Result<Message, AdapterError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().inner.poll_next(cx)
@@ -323,30 +315,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
-    type Error = Error;
+    type Error = AdapterError;
 
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
         self.get_mut().inner.poll_ready(cx)
     }
 
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        queue(&mut self.get_mut().inner.ws, &item).map_err(Error::Send)
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), AdapterError> {
+        queue(&mut self.get_mut().inner.ws, &item, now()).map_err(AdapterError::Send)
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
         self.get_mut().inner.poll_flush(cx)
     }
 
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
         self.get_mut().inner.poll_close(cx)
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
-    async fn handshake<D: Decide>(&mut self, decide: &mut D) -> Result<(), Error> {
+    async fn handshake<D: Decide>(&mut self, decide: &mut D) -> Result<(), AdapterError> {
         let mut rejection: Option<Rejection> = None;
         loop {
-            let step = handshake_step(&mut self.ws, &mut rejection, decide);
+            let step = handshake_step(&mut self.ws, &mut rejection, decide, now());
             poll_fn(|cx| self.poll_write_out(cx, Side::Read)).await?;
             if let Some(result) = step {
                 if result.is_err() {
@@ -359,7 +351,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         }
     }
 
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, AdapterError>>> {
         loop {
             if self.done {
                 return Poll::Ready(None);
@@ -368,12 +360,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 return Poll::Ready(Some(Err(self.fail(e))));
             }
             if self.last.is_none() {
-                let queued = self.ws.buffered_amount();
+                let queued = self.ws.output_buffer().len();
                 match next_message(&mut self.ws) {
                     Some(Next::Message(message)) => {
                         // The connection answered (a Pong): send it now, not
                         // whenever the application next reads or flushes.
-                        if self.ws.buffered_amount() > queued
+                        if self.ws.output_buffer().len() > queued
                             && let Poll::Ready(Err(e)) = self.poll_write_out(cx, Side::Read)
                         {
                             self.broken = Some(e);
@@ -421,17 +413,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             self.cold = n < IDLE_READ;
             return Poll::Ready(Ok(n));
         }
-        let mut buf = ReadBuf::new(self.ws.receive_buffer());
+        let mut buf = ReadBuf::new(self.ws.input_buffer());
         ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
         let n = buf.filled().len();
-        self.ws.received(n);
+        self.ws.advance_input(n);
         Poll::Ready(Ok(n))
     }
 
     /// A connection idle for `shrink_after` releases its empty buffers, so
     /// that idle connections cost only their state.
     fn shrink_if_idle(&mut self) {
-        if self.shrink_at().is_some_and(|at| at <= Instant::now()) {
+        if self.shrink_at().is_some_and(|at| at <= now()) {
             self.ws.shrink_buffers();
             self.shrunk = true;
             self.cold = true;
@@ -451,10 +443,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                         self.eof = true;
                         self.ws.receive_eof();
                     } else {
-                        self.last_read = Instant::now();
+                        self.last_read = now();
                         self.shrunk = false;
                     }
-                    self.ws.handle_timeout(Instant::now());
+                    self.ws.handle_timeout(now());
                     return Poll::Ready(Ok(()));
                 }
                 Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {
@@ -490,14 +482,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         };
         ready!(sleep.as_mut().poll(cx));
         self.armed = None;
-        self.ws.handle_timeout(Instant::now());
+        self.ws.handle_timeout(now());
         Poll::Ready(Ok(()))
     }
 
     /// When the buffers are to be released, if they hold memory and no output.
     fn shrink_at(&self) -> Option<Instant> {
         let idle = self.shrink_after?;
-        let holding = !self.shrunk && self.ws.buffer_capacity() != 0 && self.ws.buffered_amount() == 0;
+        let holding = !self.shrunk && self.ws.buffer_capacity() != 0 && self.ws.output_buffer().is_empty();
         holding.then(|| self.last_read + idle)
     }
 
@@ -505,10 +497,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     fn poll_write_out(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<io::Result<()>> {
         let mut progressed = false;
         let result = loop {
-            if self.ws.pending_output().is_empty() {
+            if self.ws.output_buffer().is_empty() {
                 break Pin::new(&mut self.io).poll_flush(cx);
             }
-            match Pin::new(&mut self.io).poll_write(cx, self.ws.pending_output()) {
+            match Pin::new(&mut self.io).poll_write(cx, self.ws.output_buffer()) {
                 Poll::Ready(Ok(0)) => break Poll::Ready(Err(ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
                     self.ws.advance_output(n);
@@ -533,11 +525,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         result
     }
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
         if let Some(e) = self.broken.take() {
             return Poll::Ready(Err(self.fail(e)));
         }
-        while self.ws.buffered_amount() > self.max_buffered {
+        while self.ws.output_buffer().len() > self.max_buffered {
             if let Err(e) = ready!(self.poll_write_out(cx, Side::Write)) {
                 return Poll::Ready(Err(self.write_failed(e)));
             }
@@ -545,35 +537,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         Poll::Ready(Ok(()))
     }
 
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
         ready!(self.poll_write_out(cx, Side::Write)).map_err(|e| self.write_failed(e))?;
         Poll::Ready(Ok(()))
     }
 
     /// Sends a Close (1000) unless one was sent, and writes it.
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.ws.state() == State::Open {
-            self.ws.close(CloseCode::NORMAL, "")?;
-        }
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
+        close(&mut self.ws, now(), CloseCode::NORMAL, "")?;
         self.poll_flush(cx)
     }
 
     /// A write failed on the sending side: tell the reader too.
-    fn write_failed(&mut self, e: io::Error) -> Error {
+    fn write_failed(&mut self, e: io::Error) -> AdapterError {
         self.broken = Some(io::Error::new(e.kind(), e.to_string()));
         if let Some(waker) = self.write_waiters[Side::Read as usize].take() {
             waker.wake();
         }
-        Error::Io(e)
+        AdapterError::Io(e)
     }
 
     /// The transport failed: the connection is over, and this is the last item.
-    fn fail(&mut self, e: io::Error) -> Error {
+    fn fail(&mut self, e: io::Error) -> AdapterError {
         self.eof = true;
         self.done = true;
         self.broken = None;
         self.ws.receive_eof();
-        Error::Io(e)
+        AdapterError::Io(e)
     }
 }
 
@@ -624,12 +614,12 @@ impl<S> WriteHalf<S> {
 
     /// The number of bytes queued and not yet written.
     pub fn buffered_amount(&self) -> usize {
-        lock(&self.shared).ws.buffered_amount()
+        lock(&self.shared).ws.output_buffer().len()
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
-    type Item = Result<Message, Error>;
+    type Item = Result<Message, AdapterError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         lock(&self.shared).poll_next(cx)
@@ -637,21 +627,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WriteHalf<S> {
-    type Error = Error;
+    type Error = AdapterError;
 
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
         lock(&self.shared).poll_ready(cx)
     }
 
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        queue(&mut lock(&self.shared).ws, &item).map_err(Error::Send)
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), AdapterError> {
+        queue(&mut lock(&self.shared).ws, &item, now()).map_err(AdapterError::Send)
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
         lock(&self.shared).poll_flush(cx)
     }
 
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
         lock(&self.shared).poll_close(cx)
     }
 }

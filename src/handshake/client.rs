@@ -181,7 +181,7 @@ impl ClientRequest {
     }
 
     /// Appends the request head with `key` (16 random bytes) to `out`.
-    pub fn write(&self, out: &mut Vec<u8>, key: &[u8; 16]) {
+    pub(crate) fn write(&self, out: &mut Vec<u8>, key: &[u8; 16]) {
         let line = |out: &mut Vec<u8>, name: &str, value: &[u8]| {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");

@@ -1,22 +1,28 @@
 //! The opening handshake (RFC 6455 §4): an HTTP/1.1 Upgrade.
 //!
-//! - [`client`]: build the request from a `ws://` / `wss://` URI, check the
-//!   server's `101 Switching Protocols`.
-//! - [`server`]: parse and check the request, then let the application
-//!   accept or reject it.
+//! - `client.rs`: build the request from a `ws://` / `wss://` URI
+//!   ([`ClientRequest`](crate::ClientRequest)), check the server's
+//!   `101 Switching Protocols` ([`Response`](crate::Response)).
+//! - `server.rs`: parse and check the request ([`Request`](crate::Request)),
+//!   then let the application accept or reject it
+//!   ([`Accept`](crate::Accept), [`Reject`](crate::Reject)).
 //!
-//! The pieces are usable without a [`Connection`](crate::Connection), for
-//! servers whose HTTP stack does the upgrade itself: [`accept_key`] computes
-//! `Sec-WebSocket-Accept`, and [`server::check_request`] validates a parsed
-//! request.
+//! This module's public items are for a server that does the handshake
+//! without a [`Connection`](crate::Connection) and then runs a
+//! [`Connection::established`](crate::Connection::established):
+//! [`RequestHead::parse`] and [`check_request`] validate a request,
+//! [`write_accept`] answers it, and [`accept_key`] computes
+//! `Sec-WebSocket-Accept` for an HTTP stack that writes its own response.
 //!
 //! A head is parsed once, when its end has been received: the end is found
 //! by scanning only the newly received bytes, so a head that trickles in one
 //! byte at a time costs linear time, not quadratic (the 2023 tungstenite
 //! re-parsing CVE).
 
-pub mod client;
-pub mod server;
+pub(crate) mod client;
+pub(crate) mod server;
+
+pub use server::{RequestHead, check_request, write_accept};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::{ExtensionOffer, Head, Headers, check_extra_header, is_token, reason_phrase};
+use super::{ExtensionOffer, Head, Headers, check_extra_header, reason_phrase};
 use crate::error::{DecisionError, HandshakeError};
 
 /// A handshake request, borrowed from the connection that received it.
@@ -113,7 +113,7 @@ impl RequestHead {
     /// are WebSocket frames).
     ///
     /// ```
-    /// use wsmachine::handshake::server::{RequestHead, check_request};
+    /// use wsmachine::handshake::{RequestHead, check_request};
     /// let bytes = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
     ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
     ///     Sec-WebSocket-Version: 13\r\n\r\n";
@@ -329,7 +329,7 @@ fn write_plain_response(out: &mut Vec<u8>, status: u16, headers: &[(String, Stri
 }
 
 /// Appends the response rejecting a request to `out`.
-pub fn write_reject(out: &mut Vec<u8>, reject: &Reject) -> Result<(), DecisionError> {
+pub(crate) fn write_reject(out: &mut Vec<u8>, reject: &Reject) -> Result<(), DecisionError> {
     if !(200..=599).contains(&reject.status) {
         return Err(DecisionError::InvalidStatus(reject.status));
     }
@@ -341,7 +341,7 @@ pub fn write_reject(out: &mut Vec<u8>, reject: &Reject) -> Result<(), DecisionEr
 /// Appends the response to a request that failed [`check_request`] (or
 /// could not be parsed) to `out`: the error's status, a plain-text body that
 /// explains it, and for 426 the version we speak.
-pub fn write_error_response(out: &mut Vec<u8>, error: &HandshakeError) {
+pub(crate) fn write_error_response(out: &mut Vec<u8>, error: &HandshakeError) {
     let status = error.status();
     let mut headers = vec![("Content-Type".to_owned(), "text/plain; charset=utf-8".to_owned())];
     match status {
@@ -354,9 +354,4 @@ pub fn write_error_response(out: &mut Vec<u8>, error: &HandshakeError) {
     }
     let body = format!("{error}\n");
     write_plain_response(out, status, &headers, body.as_bytes());
-}
-
-/// Whether `p` is a valid subprotocol name (an HTTP token).
-pub fn is_valid_protocol(p: &str) -> bool {
-    is_token(p)
 }

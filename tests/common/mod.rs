@@ -1,8 +1,20 @@
 //! Shared helpers: an in-memory client/server pair, owned events, raw frames.
 #![allow(dead_code)]
 
-use wsmachine::random::SeededRandom;
-use wsmachine::{Accept, ClientRequest, CloseCode, Config, Connection, Error, Event, Initiator, MessageKind, Role};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use wsmachine::{
+    Accept, ClientRequest, CloseCode, Config, Connection, Established, Event, Failure, Initiator, MessageKind, OpCode,
+    Role, SeededRandom,
+};
+
+/// The time every test connection is created at (tests that run timers
+/// count from it).
+pub fn t0() -> Instant {
+    static T0: OnceLock<Instant> = OnceLock::new();
+    *T0.get_or_init(Instant::now)
+}
 
 /// An owned copy of an [`Event`], to compare in tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,7 +27,7 @@ pub enum Ev {
     Fragment(MessageKind, Vec<u8>, bool),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
-    Closed { code: CloseCode, reason: String, clean: bool, initiator: Initiator, error: Option<Error> },
+    Closed { code: CloseCode, reason: String, clean: bool, initiator: Initiator, failure: Option<Failure> },
 }
 
 impl From<Event<'_>> for Ev {
@@ -34,8 +46,9 @@ impl From<Event<'_>> for Ev {
                 reason: c.reason.clone(),
                 clean: c.clean,
                 initiator: c.initiator,
-                error: c.error.clone(),
+                failure: c.failure.clone(),
             },
+            other => panic!("an event this harness does not know: {other:?}"),
         }
     }
 }
@@ -52,14 +65,14 @@ pub fn events(conn: &mut Connection) -> Vec<Ev> {
 
 /// Moves all pending output of `from` into `to`.
 pub fn transfer(from: &mut Connection, to: &mut Connection) {
-    let n = from.pending_output().len();
-    to.receive(from.pending_output());
+    let n = from.output_buffer().len();
+    to.receive(from.output_buffer());
     from.advance_output(n);
 }
 
 /// Takes all pending output.
 pub fn take_output(conn: &mut Connection) -> Vec<u8> {
-    let out = conn.pending_output().to_vec();
+    let out = conn.output_buffer().to_vec();
     conn.advance_output(out.len());
     out
 }
@@ -72,11 +85,11 @@ pub fn seeded(n: u8) -> SeededRandom {
 /// with their Open events consumed.
 pub fn pair_with(client_config: Config, server_config: Config) -> (Connection, Connection) {
     let req = ClientRequest::new("ws://localhost/test").unwrap();
-    let mut client = Connection::client_with_random(req, client_config, seeded(7));
-    let mut server = Connection::server(server_config);
+    let mut client = Connection::client_with_random(t0(), req, client_config, seeded(7));
+    let mut server = Connection::server(t0(), server_config);
     transfer(&mut client, &mut server);
     assert_eq!(events(&mut server), [Ev::Request("/test".into())]);
-    server.accept(Accept::new()).unwrap();
+    server.accept(t0(), Accept::new()).unwrap();
     assert_eq!(events(&mut server), [Ev::Open(None)]);
     transfer(&mut server, &mut client);
     assert_eq!(events(&mut client), [Ev::Open(None)]);
@@ -89,12 +102,12 @@ pub fn pair() -> (Connection, Connection) {
 
 /// An open server (no handshake), to feed raw client frames.
 pub fn open_server(config: Config) -> Connection {
-    Connection::established(Role::Server, config).unwrap()
+    Connection::established(t0(), Established::new(Role::Server), config).unwrap()
 }
 
 /// An open client (no handshake), to feed raw server frames.
 pub fn open_client(config: Config) -> Connection {
-    Connection::established_with_random(Role::Client, config, seeded(3))
+    Connection::established_with_random(t0(), Established::new(Role::Client), config, seeded(3))
 }
 
 /// A raw frame: first byte as given (FIN/RSV/opcode), payload masked with
@@ -145,7 +158,7 @@ pub fn server_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
 pub struct Decoded {
     pub fin: bool,
     pub rsv: u8,
-    pub opcode: wsmachine::frame::OpCode,
+    pub opcode: OpCode,
     pub mask: Option<[u8; 4]>,
     pub payload: Vec<u8>,
 }
@@ -154,11 +167,11 @@ pub struct Decoded {
 pub fn decode_all(mut bytes: &[u8]) -> Vec<Decoded> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        let (h, n) = wsmachine::frame::FrameHeader::decode(bytes).unwrap().expect("complete header");
+        let (h, n) = wsmachine::__internals::FrameHeader::decode(bytes).unwrap().expect("complete header");
         let len = h.payload_len as usize;
         let mut payload = bytes[n..n + len].to_vec();
         if let Some(k) = h.mask {
-            wsmachine::mask::apply_mask(&mut payload, k, 0);
+            wsmachine::__internals::apply_mask(&mut payload, k, 0);
         }
         out.push(Decoded { fin: h.fin, rsv: h.rsv, opcode: h.opcode, mask: h.mask, payload });
         bytes = &bytes[n + len..];
@@ -173,13 +186,35 @@ pub fn failed(error: wsmachine::ProtocolError) -> Ev {
         reason: String::new(),
         clean: false,
         initiator: Initiator::Failure,
-        error: Some(Error::Protocol(error)),
+        failure: Some(Failure::Protocol(error)),
     }
 }
 
 /// The close code and reason in a Close frame payload.
 pub fn close_payload(frame: &Decoded) -> (u16, String) {
-    assert_eq!(frame.opcode, wsmachine::frame::OpCode::Close);
+    assert_eq!(frame.opcode, OpCode::Close);
     let code = u16::from_be_bytes([frame.payload[0], frame.payload[1]]);
     (code, String::from_utf8(frame.payload[2..].to_vec()).unwrap())
+}
+
+/// Sends a message of either kind (text must be UTF-8): the tests' one call
+/// for code generic over the kind.
+pub fn send(conn: &mut Connection, kind: MessageKind, data: &[u8]) -> Result<(), wsmachine::SendError> {
+    match kind {
+        MessageKind::Text => conn.sender().send_text(core::str::from_utf8(data).expect("text is UTF-8")),
+        MessageKind::Binary => conn.sender().send_binary(data),
+    }
+}
+
+/// [`send`], written straight to `transport` (`send_text_to` / `send_binary_to`).
+pub fn send_to<W: std::io::Write + ?Sized>(
+    conn: &mut Connection,
+    kind: MessageKind,
+    data: &[u8],
+    transport: &mut W,
+) -> Result<usize, wsmachine::SendToError> {
+    match kind {
+        MessageKind::Text => conn.sender().send_text_to(core::str::from_utf8(data).expect("text is UTF-8"), transport),
+        MessageKind::Binary => conn.sender().send_binary_to(data, transport),
+    }
 }

@@ -5,9 +5,10 @@
 
 use std::fs;
 use std::path::Path;
+use std::time::Instant;
 
-use wsmachine::random::SeededRandom;
-use wsmachine::{Accept, ClientRequest, CloseCode, Config, Connection, MessageKind, Role};
+use wsmachine::SeededRandom;
+use wsmachine::{Accept, ClientRequest, CloseCode, Config, Connection, Established, MessageKind, Role};
 use wsmachine_fuzz::{DeflateSetup, FuzzConfig, Op, Script, Writer};
 
 fn write(target: &str, name: &str, data: &[u8]) {
@@ -17,7 +18,7 @@ fn write(target: &str, name: &str, data: &[u8]) {
 }
 
 fn take(ws: &mut Connection) -> Vec<u8> {
-    let out = ws.pending_output().to_vec();
+    let out = ws.output_buffer().to_vec();
     ws.advance_output(out.len());
     out
 }
@@ -26,17 +27,22 @@ fn take(ws: &mut Connection) -> Vec<u8> {
 fn traffic(role: Role) -> Vec<u8> {
     let mut config = Config::default();
     config.fragment_size = Some(40);
-    let mut ws = Connection::established_with_random(role, config, SeededRandom::from_seed([5; 32]));
-    ws.send_text("Hello, κόσμε 😀").unwrap();
-    ws.send_binary(&[0, 1, 2, 253, 254, 255]).unwrap();
-    ws.send_text(&"fragmented text ".repeat(6)).unwrap();
-    ws.ping(b"ping payload").unwrap();
-    ws.begin_message(MessageKind::Binary).unwrap();
-    ws.send_fragment(&[9; 30]).unwrap();
-    ws.pong(b"").unwrap();
-    ws.finish_message(&[8; 10]).unwrap();
-    ws.send_binary(&[7; 300]).unwrap();
-    ws.close(CloseCode::NORMAL, "bye").unwrap();
+    let mut ws = Connection::established_with_random(
+        Instant::now(),
+        Established::new(role),
+        config,
+        SeededRandom::from_seed([5; 32]),
+    );
+    ws.sender().send_text("Hello, κόσμε 😀").unwrap();
+    ws.sender().send_binary(&[0, 1, 2, 253, 254, 255]).unwrap();
+    ws.sender().send_text(&"fragmented text ".repeat(6)).unwrap();
+    ws.sender().ping(b"ping payload").unwrap();
+    ws.sender().begin_message(MessageKind::Binary).unwrap();
+    ws.sender().send_fragment(&[9; 30]).unwrap();
+    ws.sender().pong(b"").unwrap();
+    ws.sender().finish_message(&[8; 10]).unwrap();
+    ws.sender().send_binary(&[7; 300]).unwrap();
+    ws.sender().close(Instant::now(), CloseCode::NORMAL, "bye").unwrap();
     take(&mut ws)
 }
 
@@ -49,12 +55,17 @@ fn handshake() -> (Vec<u8>, Vec<u8>) {
         .unwrap()
         .header("Origin", "https://fuzz.example")
         .unwrap();
-    let mut client = Connection::client_with_random(req, Config::default(), SeededRandom::from_seed([2; 32]));
+    let mut client = Connection::client_with_random(
+        std::time::Instant::now(),
+        req,
+        Config::default(),
+        SeededRandom::from_seed([2; 32]),
+    );
     let request = take(&mut client);
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(std::time::Instant::now(), Config::default());
     server.receive(&request);
     while server.poll_event().is_some() {}
-    server.accept(Accept::new().protocol("chat")).unwrap();
+    server.accept(std::time::Instant::now(), Accept::new().protocol("chat")).unwrap();
     (request, take(&mut server))
 }
 
@@ -88,7 +99,7 @@ fn main() {
     for (name, frames) in [("client", &client_frames), ("server", &server_frames)] {
         let mut rest = &frames[..];
         let mut i = 0;
-        while let Ok(Some((h, n))) = wsmachine::frame::FrameHeader::decode(rest) {
+        while let Ok(Some((h, n))) = wsmachine::__internals::FrameHeader::decode(rest) {
             write("frame_decode", &format!("{name}-{i}"), &rest[..n.min(rest.len())]);
             rest = &rest[n + h.payload_len as usize..];
             i += 1;

@@ -278,6 +278,31 @@ async fn heartbeat_keeps_a_reading_peer_and_drops_a_silent_one() {
     assert!(took >= Duration::from_millis(150) && took < Duration::from_secs(3), "{took:?}");
 }
 
+/// The adapter keeps time on tokio's clock: under `tokio::time::pause()` a
+/// heartbeat of 30 s and a pong timeout of 20 s drop a peer that never
+/// answers after 50 s of paused time, which tokio skips through at once.
+/// (On `std::time::Instant` the timer task spun: the sleep fired in paused
+/// time, the connection saw the real clock and found nothing due.)
+#[tokio::test(start_paused = true)]
+async fn timers_run_on_tokio_time_under_pause() {
+    let heartbeat = config(|c| {
+        c.ping_interval = Some(Duration::from_secs(30));
+        c.pong_timeout = Duration::from_secs(20);
+    });
+    let (a, mut b) = tokio::io::duplex(64 << 10);
+    let server = tokio::spawn(WebSocket::accept(a, heartbeat));
+    b.write_all(HANDSHAKE).await.unwrap();
+    let mut server = server.await.unwrap().unwrap();
+    let (paused, real) = (tokio::time::Instant::now(), std::time::Instant::now());
+    match timeout(Duration::from_secs(120), server.next()).await.expect("paused time ran out").unwrap() {
+        Err(AdapterError::Closed(closed)) => assert_eq!(closed.failure, Some(wsmachine::Failure::PongTimeout)),
+        other => panic!("unexpected {other:?}"),
+    }
+    let took = paused.elapsed();
+    assert!(took >= Duration::from_secs(50) && took < Duration::from_secs(51), "{took:?} of paused time");
+    assert!(real.elapsed() < Duration::from_secs(5), "{:?} of real time", real.elapsed());
+}
+
 #[tokio::test]
 async fn close_timeout_bounds_waiting_for_the_peers_close() {
     let config = config(|c| c.close_timeout = Some(Duration::from_millis(100)));

@@ -86,6 +86,7 @@ impl fmt::Display for CloseCode {
 
 /// Why a Close payload is invalid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClosePayloadError {
     /// A one-byte payload: too short for a status code.
     TooShort,

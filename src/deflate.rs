@@ -142,6 +142,7 @@ pub struct DeflateParams {
 
 /// Why an offer or a response is not valid permessage-deflate (§7.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NegotiationError {
     /// A parameter this extension does not define.
     UnknownParameter(String),
@@ -216,6 +217,7 @@ fn parse(ext: &ExtensionOffer<'_>) -> Result<Parsed, NegotiationError> {
 
 /// An accepted offer: the agreed parameters and the response that says so.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Accepted {
     /// What both sides agreed to.
     pub params: DeflateParams,

@@ -1,7 +1,7 @@
 //! Writes the seed corpus (`fuzz/corpus/<target>/`) from real traffic: the
 //! handshakes and frames that this crate's client and server exchange.
 //!
-//!     cargo run --manifest-path fuzz/Cargo.toml --bin gen_corpus
+//!     cargo run --manifest-path fuzz/tools/Cargo.toml --bin gen_corpus
 
 use std::fs;
 use std::path::Path;
@@ -12,7 +12,7 @@ use wsmachine::{Accept, ClientRequest, CloseCode, Config, Connection, Establishe
 use wsmachine_fuzz::{DeflateSetup, FuzzConfig, Op, Script, Writer};
 
 fn write(target: &str, name: &str, data: &[u8]) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus").join(target);
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join(name), data).unwrap();
 }

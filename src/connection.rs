@@ -414,7 +414,7 @@ impl Connection {
     /// assert!(matches!(ws.poll_event(), Some(Event::Binary(&[0x2a, 0x2b]))));
     /// ```
     pub fn input_buffer(&mut self) -> &mut [u8] {
-        self.recv.spare(self.config.max_read_size)
+        self.recv.input.spare(self.config.max_read_size)
     }
 
     /// Reports that `n` bytes were read into [`input_buffer`](Self::input_buffer).
@@ -426,7 +426,7 @@ impl Connection {
             return;
         }
         self.timers.on_activity();
-        self.recv.commit(n, self.config.max_read_size);
+        self.recv.input.commit(n, self.config.max_read_size);
     }
 
     /// Reads once from `transport` straight into the receive buffer (see
@@ -520,7 +520,7 @@ impl Connection {
     #[inline]
     fn message_event(&mut self, kind: MessageKind, range: Range<usize>) -> Option<(Event<'_>, Sender<'_>)> {
         let Connection { recv, send, life, timers, config, .. } = self;
-        let data = &recv.buf[range];
+        let data = recv.input.get(range);
         let event = match kind {
             MessageKind::Binary => Event::Binary(data),
             MessageKind::Text => match crate::utf8::from_utf8(data) {
@@ -569,7 +569,7 @@ impl Connection {
     /// The length of the handshake head if it is complete, or the error when
     /// it cannot be: too large, or cut by end of file.
     fn find_head(&mut self) -> Result<Option<usize>, HandshakeError> {
-        let buf = self.recv.unconsumed();
+        let buf = self.recv.input.data();
         let limit = self.config.max_head_size;
         match self.scanner.find_end(buf) {
             Some(end) if end <= limit => Ok(Some(end)),
@@ -585,7 +585,7 @@ impl Connection {
             Ok(end) => end?,
             Err(e) => return self.fail_now(e.into()),
         };
-        let head = match Head::parse_response(&self.recv.unconsumed()[..end], self.config.max_headers) {
+        let head = match Head::parse_response(&self.recv.input.data()[..end], self.config.max_headers) {
             Ok(head) => head,
             Err(e) => return self.fail_now(e.into()),
         };
@@ -604,7 +604,7 @@ impl Connection {
         match checked {
             Ok((protocol, _deflate)) => {
                 // Bytes after the head are frames: keep them.
-                self.recv.consume(end);
+                self.recv.input.consume(end);
                 self.protocol = protocol;
                 #[cfg(feature = "deflate")]
                 if let Some(params) = _deflate {
@@ -631,7 +631,7 @@ impl Connection {
         let parsed = self.find_head().and_then(|end| match end {
             None => Ok(None),
             Some(end) => {
-                let head = Head::parse_request(&self.recv.unconsumed()[..end], self.config.max_headers)?;
+                let head = Head::parse_request(&self.recv.input.data()[..end], self.config.max_headers)?;
                 server::check_request(&Request::new(&head))?;
                 Ok(Some((head, end)))
             }
@@ -639,7 +639,7 @@ impl Connection {
         match parsed {
             Ok(None) => None,
             Ok(Some((head, end))) => {
-                self.recv.consume(end);
+                self.recv.input.consume(end);
                 self.head = Some(Box::new(head));
                 self.stage = Stage::AwaitingDecision;
                 Some(Raw::Request)
@@ -722,7 +722,7 @@ impl Connection {
                 // RFC 6455 §5.5.2: answer with a Pong carrying the same payload,
                 // unless we already sent a Close.
                 if self.config.auto_pong && self.send.status == SendStatus::Open {
-                    self.send.write_auto_pong(&self.recv.buf[range.clone()], self.config.auto_pong_backlog);
+                    self.send.write_auto_pong(self.recv.input.get(range.clone()), self.config.auto_pong_backlog);
                 }
                 Raw::Ping(range)
             }
@@ -736,7 +736,7 @@ impl Connection {
 
     /// A Close frame arrived (RFC 6455 §5.5.1, §7.1.2–§7.1.4).
     fn on_close_frame(&mut self, range: Range<usize>) -> Option<Raw> {
-        let (code, reason) = match parse_close_payload(&self.recv.buf[range]) {
+        let (code, reason) = match parse_close_payload(self.recv.input.get(range)) {
             Err(e) => return self.fail_now(ProtocolError::InvalidClose(e).into()),
             Ok(None) => (None, String::new()),
             Ok(Some((code, reason))) => (Some(code), reason.to_owned()),
@@ -784,7 +784,7 @@ impl Connection {
         } = self;
         let payload = |p: &Payload| -> &[u8] {
             match p {
-                Payload::Input(r) => &recv.buf[r.clone()],
+                Payload::Input(r) => recv.input.get(r.clone()),
                 Payload::Assembled => &recv.assembled,
                 Payload::Text => recv.text.as_bytes(),
             }
@@ -807,8 +807,8 @@ impl Connection {
             },
             Raw::Binary(p) => Event::Binary(payload(&p)),
             Raw::Fragment { kind, payload: p, fin } => Event::Fragment(Fragment { kind, data: payload(&p), fin }),
-            Raw::Ping(r) => Event::Ping(&recv.buf[r]),
-            Raw::Pong(r) => Event::Pong(&recv.buf[r]),
+            Raw::Ping(r) => Event::Ping(recv.input.get(r)),
+            Raw::Pong(r) => Event::Pong(recv.input.get(r)),
             Raw::Closed => Event::Closed(life.closed.as_deref()?),
         };
         Some((event, Sender::new(send, timers, config)))

@@ -114,6 +114,7 @@
 //! | `handshake/` | §4 | client request and response check, server request check and decision |
 //! | `frame.rs` | §5.2 | frame header encode/decode |
 //! | `mask.rs` | §5.3 | word-at-a-time masking (widest SIMD chosen at run time with feature `simd-mask`, default) |
+//! | `input.rs` | §5.3 | the input buffer: room to read into, and a server's unmasking while copying in |
 //! | `receive.rs` | §5.4–§5.6 | frames into messages, in place |
 //! | `send.rs` | §5 | frames out, fragmentation, [`Sender`] |
 //! | `output.rs` | | the output buffer `send.rs` writes frames into |
@@ -141,6 +142,7 @@ mod error;
 mod event;
 mod frame;
 pub mod handshake;
+mod input;
 mod mask;
 mod message;
 mod output;

@@ -11,12 +11,9 @@
 //! - In streaming mode every piece of payload is handed out as soon as it
 //!   arrives, so messages of any size pass through in bounded memory.
 //!
-//! A server unmasks a large frame's payload as [`Receiver::push`] copies it in,
-//! in one pass, instead of copying it and unmasking it again when it is
-//! parsed: the copy reads ahead through the headers of frames of at least
-//! [`UNMASK_AHEAD_MIN`] bytes in the new input, and a watermark (`pre`) tells
-//! the parser which bytes are unmasked already. Smaller frames are copied as
-//! they are (one `memcpy` of the whole read) and unmasked when parsed.
+//! The bytes themselves are in the input buffer (`input.rs`), which also
+//! unmasks a server's large frames as it copies them in; this module tells
+//! it which frame is in progress and asks it to unmask the rest.
 //!
 //! Text is checked as UTF-8 while it arrives, so a message fails at the first
 //! invalid byte even in the middle of a frame. Uncompressed text is checked once:
@@ -40,7 +37,7 @@ use core::ops::Range;
 use crate::Role;
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
-use crate::mask::{apply_mask, mask_into};
+use crate::input::{Input, Partial};
 use crate::message::MessageKind;
 use crate::utf8::{Utf8Error, Utf8Validator};
 
@@ -63,29 +60,6 @@ pub(crate) struct InflateState {
 
 /// The RSV1 bit as in [`FrameHeader::rsv`]: a compressed message (RFC 7692 §6).
 const RSV1: u8 = 0b100;
-
-/// The least payload for which [`Receiver::push`] reads a frame's header in
-/// the new input to unmask the payload while copying it. Measured: reading
-/// ahead made a server's receive of 1 KiB frames 1.42× faster; below about
-/// 96 bytes the second header read per frame costs more than the single
-/// pass saves. In alternating A/B runs against a threshold of 0, frames of
-/// 16–64 B received 0.69–0.88× as fast (binary) and 96 B broke even; against
-/// the earlier threshold of 512, 96 made 125 B frames 1.08× (binary) and
-/// 1.26× (text) faster and changed nothing at 16 B or 1 KiB. Smaller frames
-/// are copied with the whole read at once and unmasked when parsed.
-pub(crate) const UNMASK_AHEAD_MIN: u64 = 96;
-
-/// The least room [`Receiver::spare`] offers for a read (unless the most,
-/// [`Config::max_read_size`](crate::Config::max_read_size), is smaller):
-/// where an adaptive read size starts, and what it never goes below.
-pub(crate) const MIN_READ: usize = 4 << 10;
-
-/// The most room for one read, as configured, made usable: at least one
-/// byte (an empty room would read as the end of file) and at most
-/// `u32::MAX` bytes.
-fn clamp_read(max: usize) -> usize {
-    max.clamp(1, u32::MAX as usize)
-}
 
 /// Size limits for the receiver, from [`Config`](crate::Config).
 #[derive(Clone, Copy, Debug)]
@@ -152,25 +126,11 @@ struct Message {
 #[derive(Debug)]
 pub(crate) struct Receiver {
     role: Role,
-    /// Received bytes are `buf[pos..end]`; everything before `pos` is
-    /// consumed. The rest of `buf` (initialized, never shrunk but by
-    /// [`shrink`](Self::shrink)) is room for the transport to read into
-    /// directly ([`spare`](Self::spare)), with no zeroing per read.
-    pub(crate) buf: Vec<u8>,
-    pub(crate) pos: usize,
-    end: usize,
-    /// The room the next [`spare`](Self::spare) offers: it doubles while
-    /// reads fill it, from [`MIN_READ`] to the most the caller allows.
-    read_size: u32,
-    /// The length of the room last offered.
-    offered: u32,
-    /// Unmask masked payloads while copying input in ([`push`](Self::push)):
-    /// a server, once frames are being read (never over a handshake head).
+    /// The bytes received and not yet parsed.
+    pub(crate) input: Input,
+    /// Unmask masked payloads while copying input in ([`Input::push`]): a
+    /// server, once frames are being read (never over a handshake head).
     unmask_ahead: bool,
-    /// Everything in `buf[pos..pre]` is unmasked already (payloads) or
-    /// never masked (headers); bytes from the larger of `pre` and `pos` on
-    /// are as received.
-    pre: usize,
     /// The payload of a fragmented binary message, unmasked, or of a
     /// compressed message, inflated.
     pub(crate) assembled: Vec<u8>,
@@ -194,13 +154,8 @@ impl Receiver {
     pub(crate) fn new(role: Role) -> Self {
         Receiver {
             role,
-            buf: Vec::new(),
-            pos: 0,
-            end: 0,
-            read_size: MIN_READ as u32,
-            offered: 0,
+            input: Input::new(),
             unmask_ahead: false,
-            pre: 0,
             assembled: Vec::new(),
             text: String::new(),
             assembled_taken: false,
@@ -228,148 +183,33 @@ impl Receiver {
     }
 
     /// Frames are read from now on: a server unmasks input ahead of the
-    /// parser from here (see [`push`](Self::push)).
+    /// parser from here (see [`Input::push`]).
     pub(crate) fn start_frames(&mut self) {
         self.unmask_ahead = self.role == Role::Server;
     }
 
-    /// Makes room for `n` more bytes after the data: drops consumed bytes
-    /// (moving the unconsumed rest to the front when that is most of the
-    /// buffer, or when the room is short), then grows the buffer if needed.
-    fn make_room(&mut self, n: usize) {
-        if self.pos == self.end {
-            self.pos = 0;
-            self.end = 0;
-            self.pre = 0;
-        } else if self.pos > 0 && (self.pos >= self.end / 2 || self.buf.capacity() - self.end < n) {
-            self.buf.copy_within(self.pos..self.end, 0);
-            self.end -= self.pos;
-            self.pre = self.pre.saturating_sub(self.pos);
-            self.pos = 0;
-        }
-        if self.buf.len() - self.end < n {
-            self.buf.resize(self.end + n, 0);
-        }
-    }
-
-    /// Appends received bytes.
-    ///
-    /// For a server, masked payloads are unmasked as they are copied in, in
-    /// one pass ([`mask_into`]), where the parser would otherwise unmask them
-    /// again later: the rest of a frame in progress (one that spans reads,
-    /// as every frame longer than a read does), then each frame of at least
-    /// [`UNMASK_AHEAD_MIN`] payload bytes whose header is in `data`, until a
-    /// smaller frame, a header cut by the end of `data`, or anything that is
-    /// not a masked frame header. That needs every buffered byte to be
-    /// unmasked already (`pre` at the end), as it is after each poll; the
-    /// rest of `data` is copied as it is and unmasked when parsed.
+    /// Appends received bytes (see [`Input::push`]): the frame in progress,
+    /// if any, gets the payload bytes that were unmasked while copied.
     pub(crate) fn push(&mut self, data: &[u8]) {
-        self.make_room(data.len());
-        let at = self.end;
-        let caught_up = self.pre.max(self.pos) == at;
-        let placed = if self.unmask_ahead && caught_up { self.push_unmasking(data) } else { 0 };
-        self.buf[at + placed..at + data.len()].copy_from_slice(&data[placed..]);
-        self.end += data.len();
-    }
-
-    /// The unmasking part of [`push`](Self::push): copies a leading part of
-    /// `data` to the end of the buffer (which has room), unmasked, and
-    /// returns its length; `pre` moves to its end.
-    fn push_unmasking(&mut self, data: &[u8]) -> usize {
-        let at = self.end;
-        let mut placed = 0;
-        match self.frame.as_mut() {
-            None if self.pos == at => {}
-            Some(frame) if frame.ready == at - self.pos => {
-                let Some(key) = frame.mask else { return 0 };
-                // `remaining` counts the ready bytes too: at least `ready`.
-                let n = (frame.remaining - frame.ready as u64).min(data.len() as u64) as usize;
-                mask_into(&mut self.buf[at..at + n], &data[..n], key, frame.ready);
-                frame.ready += n;
-                placed = n;
-                if (frame.ready as u64) < frame.remaining {
-                    self.pre = at + placed;
-                    return placed;
-                }
-            }
-            // A header cut by the end of the last input, or bytes not yet
-            // parsed: the parser unmasks from `pre` on.
-            _ => return 0,
+        let partial = self.frame.map(|f| Partial { mask: f.mask, ready: f.ready, remaining: f.remaining });
+        let unmasked = self.input.push(data, self.unmask_ahead, partial);
+        if let Some(frame) = self.frame.as_mut() {
+            frame.ready += unmasked;
         }
-        // At a frame boundary in `data`.
-        while let Ok(Some((header, head_len))) = FrameHeader::decode(&data[placed..]) {
-            let Some(key) = header.mask else { break };
-            if header.payload_len < UNMASK_AHEAD_MIN {
-                break;
-            }
-            let rest = data.len() - placed - head_len;
-            let n = header.payload_len.min(rest as u64) as usize;
-            let (dst, src) = (&mut self.buf[at + placed..], &data[placed..]);
-            dst[..head_len].copy_from_slice(&src[..head_len]);
-            mask_into(&mut dst[head_len..head_len + n], &src[head_len..head_len + n], key, 0);
-            placed += head_len + n;
-            if (n as u64) < header.payload_len {
-                break;
-            }
-        }
-        self.pre = at + placed;
-        placed
-    }
-
-    /// Room for the transport to read the next bytes into: at least
-    /// [`MIN_READ`] bytes and at most `max` (when `max` is smaller, `max`;
-    /// never empty). [`commit`](Self::commit) says how many it read.
-    pub(crate) fn spare(&mut self, max: usize) -> &mut [u8] {
-        let max = clamp_read(max);
-        self.make_room((self.read_size as usize).min(max));
-        let len = (self.buf.len() - self.end).min(max);
-        // At most u32::MAX (`clamp_read`).
-        self.offered = len as u32;
-        &mut self.buf[self.end..self.end + len]
-    }
-
-    /// `n` bytes were read into [`spare`](Self::spare). A read that filled
-    /// the room doubles the next one, up to `max`, as passed to `spare`.
-    pub(crate) fn commit(&mut self, n: usize, max: usize) {
-        let n = n.min(self.buf.len() - self.end);
-        self.end += n;
-        if n == self.offered as usize {
-            self.read_size = self.read_size.saturating_mul(2).min(clamp_read(max) as u32);
-        }
-    }
-
-    /// Bytes received and not yet consumed.
-    pub(crate) fn unconsumed(&self) -> &[u8] {
-        &self.buf[self.pos..self.end]
-    }
-
-    /// Marks `n` unconsumed bytes as consumed (the handshake head).
-    pub(crate) fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.end);
     }
 
     /// Drops all buffered input and releases the memory.
     pub(crate) fn discard(&mut self) {
-        self.buf = Vec::new();
+        self.input.discard();
         self.assembled = Vec::new();
         self.text = String::new();
-        self.pos = 0;
-        self.end = 0;
-        self.pre = 0;
-        self.read_size = MIN_READ as u32;
         self.frame = None;
         self.message = None;
     }
 
     /// Releases buffer memory that holds no data.
     pub(crate) fn shrink(&mut self) {
-        if self.pos == self.end {
-            self.buf = Vec::new();
-            self.pos = 0;
-            self.end = 0;
-            self.pre = 0;
-            self.read_size = MIN_READ as u32;
-        }
+        self.input.shrink();
         if self.assembled_taken {
             self.assembled.clear();
             self.text.clear();
@@ -385,7 +225,7 @@ impl Receiver {
 
     /// Heap bytes held by the buffers (not counting a decompressor).
     pub(crate) fn capacity(&self) -> usize {
-        self.buf.capacity() + self.assembled.capacity() + self.text.capacity()
+        self.input.capacity() + self.assembled.capacity() + self.text.capacity()
     }
 
     /// Parses as far as the buffered bytes allow and returns the next complete
@@ -399,11 +239,11 @@ impl Receiver {
         loop {
             let mut frame = match self.frame.take() {
                 Some(f) => f,
-                None => match FrameHeader::decode(&self.buf[self.pos..self.end]).map_err(ProtocolError::from)? {
+                None => match FrameHeader::decode(self.input.data()).map_err(ProtocolError::from)? {
                     None => return Ok(None),
                     Some((header, len)) => {
                         let frame = self.begin_frame(&header, limits)?;
-                        self.pos += len;
+                        self.input.consume(len);
                         frame
                     }
                 },
@@ -461,7 +301,7 @@ impl Receiver {
                 }
                 let range = self.take_ready(&mut frame);
                 if frame.text {
-                    self.utf8.feed(&self.buf[range.clone()]).map_err(invalid_utf8)?;
+                    self.utf8.feed(self.input.get(range.clone())).map_err(invalid_utf8)?;
                 }
                 if !complete {
                     self.frame = Some(frame);
@@ -488,9 +328,9 @@ impl Receiver {
             }
             let range = self.take_ready(&mut frame);
             if frame.text {
-                self.utf8.feed_into(&self.buf[range], &mut self.text).map_err(invalid_utf8)?;
+                self.utf8.feed_into(self.input.get(range), &mut self.text).map_err(invalid_utf8)?;
             } else {
-                self.assembled.extend_from_slice(&self.buf[range]);
+                self.assembled.extend_from_slice(self.input.get(range));
             }
             if !complete {
                 self.frame = Some(frame);
@@ -524,7 +364,7 @@ impl Receiver {
             self.text.clear();
             self.assembled_taken = false;
         }
-        let buf = &mut self.buf[self.pos..self.end];
+        let buf = self.input.data();
         let (b0, b1) = match *buf {
             [b0, b1, ..] => (b0, b1),
             _ => return None,
@@ -552,20 +392,15 @@ impl Receiver {
         }
         let key_len = if masked { 4 } else { 0 };
         let end = (head + key_len).checked_add(usize::try_from(len).ok()?)?;
-        let (header, payload) = buf.get_mut(..end)?.split_at_mut(head + key_len);
-        let range = self.pos + head + key_len..self.pos + end;
-        if let Ok(key) = <[u8; 4]>::try_from(&header[head..]) {
-            if self.pre <= range.start {
-                apply_mask(payload, key, 0);
-            } else {
-                // The bytes before `pre` were unmasked as they were copied in.
-                let done = (self.pre - range.start).min(payload.len());
-                apply_mask(&mut payload[done..], key, done);
-            }
+        if buf.len() < end {
+            return None;
         }
-        // `pre` is not moved up to `pos`: bytes before `pos` are consumed,
-        // and `push` compares against the larger of the two.
-        self.pos += end;
+        let key = <[u8; 4]>::try_from(&buf[head..head + key_len]).ok();
+        let frame = self.input.consume(end);
+        let range = frame.start + head + key_len..frame.end;
+        if let Some(key) = key {
+            self.input.unmask_payload(range.clone(), key);
+        }
         Some((kind, range))
     }
 
@@ -635,18 +470,12 @@ impl Receiver {
 
     /// Unmasks the frame's payload bytes that arrived since the last call.
     fn unmask_new_bytes(&mut self, frame: &mut Frame) {
-        let available = ((self.end - self.pos) as u64).min(frame.remaining) as usize;
+        let available = (self.input.data().len() as u64).min(frame.remaining) as usize;
         if available <= frame.ready {
             return;
         }
-        let (start, end) = (self.pos + frame.ready, self.pos + available);
-        if let Some(key) = frame.mask {
-            // The bytes before `pre` were unmasked as they were copied in.
-            let from = self.pre.clamp(start, end);
-            apply_mask(&mut self.buf[from..end], key, from - self.pos);
-        }
+        self.input.unmask(frame.ready, available, frame.mask);
         frame.ready = available;
-        self.pre = self.pre.max(end);
     }
 
     /// Inflates a compressed message's payload bytes (`buf[range]`) into
@@ -673,12 +502,12 @@ impl Receiver {
         }
         let start = self.assembled.len();
         let empty = empty && end && range.is_empty();
-        inflater.inflate(&self.buf[range], end, empty, &mut self.assembled, limits.max_message).map_err(
-            |e| match e {
+        inflater.inflate(self.input.get(range), end, empty, &mut self.assembled, limits.max_message).map_err(|e| {
+            match e {
                 InflateError::TooBig { len } => ProtocolError::MessageTooLarge { len, limit: limits.max_message },
                 InflateError::Corrupt => ProtocolError::InvalidCompressedData,
-            },
-        )?;
+            }
+        })?;
         if end && state.release {
             state.inflater = None;
         }
@@ -690,8 +519,7 @@ impl Receiver {
 
     /// Consumes the frame's ready bytes and returns their range in `buf`.
     fn take_ready(&mut self, frame: &mut Frame) -> Range<usize> {
-        let range = self.pos..self.pos + frame.ready;
-        self.pos = range.end;
+        let range = self.input.consume(frame.ready);
         frame.remaining -= frame.ready as u64;
         if let Some(key) = &mut frame.mask {
             key.rotate_left(frame.ready % 4);
@@ -717,6 +545,8 @@ fn invalid_utf8(e: Utf8Error) -> ProtocolError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::UNMASK_AHEAD_MIN;
+    use crate::mask::apply_mask;
 
     /// A server unmasks large frames (RFC 6455 §5.3) while copying them in:
     /// fed a stream of 5000-byte frames in 1500-byte pieces and polled after
@@ -741,17 +571,16 @@ mod tests {
         let mut messages = Vec::new();
         for (i, piece) in wire.chunks(1500).enumerate() {
             if i == 0 {
-                receiver.spare(64 << 10)[..piece.len()].copy_from_slice(piece);
-                receiver.commit(piece.len(), 64 << 10);
+                receiver.input.spare(64 << 10)[..piece.len()].copy_from_slice(piece);
+                receiver.input.commit(piece.len(), 64 << 10);
             } else {
                 receiver.push(piece);
-                let unmasked_to = receiver.pre.max(receiver.pos);
-                assert_eq!(unmasked_to, receiver.end, "all buffered bytes unmasked after push {i}");
+                assert!(receiver.input.unmasked_to_end(), "all buffered bytes unmasked after push {i}");
             }
             while let Some(incoming) = receiver.next(limits).expect("valid frames") {
                 match incoming {
                     Incoming::Message { payload: Payload::Input(range), .. } => {
-                        messages.push(receiver.buf[range].to_vec())
+                        messages.push(receiver.input.get(range).to_vec())
                     }
                     other => panic!("unexpected {other:?}"),
                 }
@@ -788,12 +617,14 @@ mod tests {
         let mut receiver = Receiver::new(Role::Server);
         receiver.start_frames();
         receiver.push(&wire);
-        assert_eq!(receiver.pre, ahead, "the two frames before the small one are unmasked");
+        assert_eq!(receiver.input.watermark(), ahead, "the two frames before the small one are unmasked");
         let limits = Limits { max_frame: usize::MAX, max_message: usize::MAX, streaming: false };
         let mut messages = Vec::new();
         while let Some(incoming) = receiver.next(limits).expect("valid frames") {
             match incoming {
-                Incoming::Message { payload: Payload::Input(range), .. } => messages.push(receiver.buf[range].to_vec()),
+                Incoming::Message { payload: Payload::Input(range), .. } => {
+                    messages.push(receiver.input.get(range).to_vec())
+                }
                 other => panic!("unexpected {other:?}"),
             }
         }

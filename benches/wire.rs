@@ -71,6 +71,8 @@ pub fn payload(kind: Kind, size: usize) -> Vec<u8> {
 
 /// Appends the header of an unfragmented frame up to, not including, the
 /// masking key: FIN, the opcode, the MASK bit and the shortest length form.
+/// The measured baseline encoder's own (`send.rs`), kept apart from the
+/// reference encoder that makes test input.
 pub fn encode_header(kind: Kind, len: usize, masked: bool, out: &mut Vec<u8>) {
     out.push(match kind {
         Kind::Text => 0x81,
@@ -88,16 +90,15 @@ pub fn encode_header(kind: Kind, len: usize, masked: bool, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends one unfragmented frame; masked with [`KEY`] when `masked` (a
-/// client's frame).
+/// Appends one unfragmented frame with the shared reference encoder
+/// (`wsmachine-testkit`); masked with [`KEY`] when `masked` (a client's
+/// frame). Input for the receivers, never measured itself.
 pub fn encode_frame(kind: Kind, payload: &[u8], masked: bool, out: &mut Vec<u8>) {
-    encode_header(kind, payload.len(), masked, out);
-    if masked {
-        out.extend_from_slice(&KEY);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i & 3]));
-    } else {
-        out.extend_from_slice(payload);
-    }
+    let b0 = match kind {
+        Kind::Text => 0x81,
+        Kind::Binary => 0x82,
+    };
+    wsmachine_testkit::append_frame(out, b0, payload, masked.then_some(KEY));
 }
 
 /// `count` frames of one message each.

@@ -122,8 +122,14 @@ impl Input {
     /// `push` compares against the larger of `pre` and `pos`.
     #[inline]
     pub(crate) fn unmask_payload(&mut self, range: Range<usize>, key: [u8; 4]) {
-        let done = self.pre.saturating_sub(range.start).min(range.len());
-        apply_mask(&mut self.buf[range.start + done..range.end], key, done);
+        if self.pre <= range.start {
+            // The common case (a small frame, never unmasked ahead): the
+            // phase is a constant 0.
+            apply_mask(&mut self.buf[range], key, 0);
+        } else {
+            let done = (self.pre - range.start).min(range.len());
+            apply_mask(&mut self.buf[range.start + done..range.end], key, done);
+        }
     }
 
     /// Makes room for `n` more bytes after the data: drops consumed bytes

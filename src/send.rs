@@ -18,7 +18,6 @@ use std::io::{self, IoSlice, Write};
 
 use std::time::Instant;
 
-use crate::Config;
 use crate::close::{CloseCode, validate_outgoing};
 use crate::error::{Initiator, SendError, SendToError};
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
@@ -381,14 +380,13 @@ impl SendSide {
 pub struct Sender<'a> {
     side: &'a mut SendSide,
     timers: &'a mut Timers,
-    config: &'a Config,
     compress: bool,
 }
 
 impl<'a> Sender<'a> {
     #[inline]
-    pub(crate) fn new(side: &'a mut SendSide, timers: &'a mut Timers, config: &'a Config) -> Self {
-        Sender { side, timers, config, compress: true }
+    pub(crate) fn new(side: &'a mut SendSide, timers: &'a mut Timers) -> Self {
+        Sender { side, timers, compress: true }
     }
 
     /// This sender, for messages that are not compressed even when
@@ -454,15 +452,18 @@ impl<'a> Sender<'a> {
     /// assert!(ws.output_buffer().is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn send_binary_to<W: Write + ?Sized>(&mut self, data: &[u8], transport: &mut W) -> Result<usize, SendToError> {
         self.send_message_to(MessageKind::Binary, data, transport)
     }
 
     /// [`send_binary_to`](Self::send_binary_to) for a text message.
+    #[inline]
     pub fn send_text_to<W: Write + ?Sized>(&mut self, text: &str, transport: &mut W) -> Result<usize, SendToError> {
         self.send_message_to(MessageKind::Text, text.as_bytes(), transport)
     }
 
+    #[inline]
     fn send_message_to<W: Write + ?Sized>(
         &mut self,
         kind: MessageKind,
@@ -574,7 +575,7 @@ impl<'a> Sender<'a> {
         self.side.check_open()?;
         self.side.write_close(Some(code), reason);
         self.side.status = SendStatus::Closed(Initiator::Local);
-        self.timers.on_close_sent(now, self.config);
+        self.timers.on_close_sent(now);
         Ok(())
     }
 

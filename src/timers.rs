@@ -21,7 +21,7 @@
 //! one that calls it only at deadlines sends a heartbeat Ping after between
 //! one and two idle intervals.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::Config;
 
@@ -51,18 +51,24 @@ pub(crate) enum Expired {
     Eof,
 }
 
+/// The connection's timers. The phases come one after the other, and each
+/// waits for at most one deadline (the handshake's; in the open phase the
+/// Pong's, while one is awaited; the peer's Close; the server's end of
+/// file), so one slot holds it: a transition replaces it.
 #[derive(Clone, Debug)]
 pub(crate) struct Timers {
     /// The latest time the connection was given.
     now: Instant,
-    handshake: Option<Instant>,
+    /// The current phase's deadline, if it has one armed.
+    deadline: Option<Instant>,
     /// When the connection was last seen active (heartbeat base).
     active_at: Option<Instant>,
     /// Bytes were received since the last call.
     activity: bool,
-    pong: Option<Instant>,
-    close: Option<Instant>,
-    eof: Option<Instant>,
+    /// `deadline` is a heartbeat Ping's wait for its Pong.
+    awaiting_pong: bool,
+    /// [`Config::close_timeout`], for the timers that senders start.
+    close_timeout: Option<Duration>,
 }
 
 impl Timers {
@@ -71,12 +77,11 @@ impl Timers {
     pub(crate) fn new(now: Instant, handshake: bool, config: &Config) -> Self {
         Timers {
             now,
-            handshake: config.handshake_timeout.filter(|_| handshake).map(|t| now + t),
+            deadline: config.handshake_timeout.filter(|_| handshake).map(|t| now + t),
             active_at: None,
             activity: false,
-            pong: None,
-            close: None,
-            eof: None,
+            awaiting_pong: false,
+            close_timeout: config.close_timeout,
         }
     }
 
@@ -95,71 +100,77 @@ impl Timers {
         self.activity = true;
     }
 
+    /// A Pong arrived: a heartbeat's wait for it is over.
     pub(crate) fn on_pong(&mut self) {
-        self.pong = None;
+        if self.awaiting_pong {
+            self.awaiting_pong = false;
+            self.deadline = None;
+        }
     }
 
     /// The connection opened at `now`: the heartbeat counts from here (the
     /// handshake's bytes are not activity after it).
     pub(crate) fn on_open(&mut self, now: Instant) {
         let now = self.advance(now);
+        self.deadline = None;
         self.active_at = Some(now);
         self.activity = false;
     }
 
     /// We sent a Close at `now`: the peer's is due within the close timeout.
-    pub(crate) fn on_close_sent(&mut self, now: Instant, config: &Config) {
+    pub(crate) fn on_close_sent(&mut self, now: Instant) {
         let now = self.advance(now);
-        self.close = config.close_timeout.map(|t| now + t);
+        self.awaiting_pong = false;
+        self.deadline = self.close_timeout.map(|t| now + t);
     }
 
     /// A client finished the closing handshake: the server should close the
     /// transport within the close timeout, from the latest time given.
-    pub(crate) fn on_awaiting_eof(&mut self, config: &Config) {
-        self.eof = config.close_timeout.map(|t| self.now + t);
+    pub(crate) fn on_awaiting_eof(&mut self) {
+        self.awaiting_pong = false;
+        self.deadline = self.close_timeout.map(|t| self.now + t);
     }
 
-    /// Records `now` and returns the first timer of `phase` that expired, if
-    /// any. `Expired::Ping` also arms the Pong deadline.
+    /// Records `now` and returns the timer of `phase` that expired, if any.
+    /// `Expired::Ping` also arms the Pong deadline.
     pub(crate) fn tick(&mut self, now: Instant, phase: Phase, config: &Config) -> Option<Expired> {
         let now = self.advance(now);
+        let due = self.deadline.is_some_and(|d| now >= d);
         match phase {
-            Phase::Handshake => (now >= self.handshake?).then_some(Expired::Handshake),
+            Phase::Handshake => due.then_some(Expired::Handshake),
             Phase::Open => {
                 let interval = config.ping_interval?;
                 if self.activity || self.active_at.is_none() {
                     self.activity = false;
                     self.active_at = Some(now);
                 }
-                if let Some(deadline) = self.pong {
-                    return (now >= deadline).then_some(Expired::Pong);
+                if self.awaiting_pong {
+                    return due.then_some(Expired::Pong);
                 }
-                let due = self.active_at? + interval;
-                if now < due {
+                if now < self.active_at? + interval {
                     return None;
                 }
-                self.pong = Some(now + config.pong_timeout);
+                self.deadline = Some(now + config.pong_timeout);
+                self.awaiting_pong = true;
                 self.active_at = Some(now);
                 Some(Expired::Ping)
             }
-            Phase::AwaitingClose => (now >= self.close?).then_some(Expired::Close),
-            Phase::AwaitingEof => (now >= self.eof?).then_some(Expired::Eof),
+            Phase::AwaitingClose => due.then_some(Expired::Close),
+            Phase::AwaitingEof => due.then_some(Expired::Eof),
             Phase::Done => None,
         }
     }
 
     /// When [`tick`](Self::tick) should next be called in `phase`: the
-    /// earliest armed deadline, never a stand-in for "now".
+    /// armed deadline, never a stand-in for "now".
     pub(crate) fn deadline(&self, phase: Phase, config: &Config) -> Option<Instant> {
         match phase {
-            Phase::Handshake => self.handshake,
-            Phase::Open => {
+            Phase::Open if !self.awaiting_pong => {
                 let interval = config.ping_interval?;
-                self.pong.or_else(|| Some(self.active_at.unwrap_or(self.now) + interval))
+                Some(self.active_at.unwrap_or(self.now) + interval)
             }
-            Phase::AwaitingClose => self.close,
-            Phase::AwaitingEof => self.eof,
             Phase::Done => None,
+            _ => self.deadline,
         }
     }
 }
@@ -200,11 +211,11 @@ mod tests {
         assert_eq!(Timers::new(t0, false, &config).deadline(Phase::Handshake, &config), None);
         assert_eq!(t.deadline(Phase::Open, &config), None, "no heartbeat by default");
         let t1 = t0 + Duration::from_secs(3);
-        t.on_close_sent(t1, &config);
+        t.on_close_sent(t1);
         assert_eq!(t.deadline(Phase::AwaitingClose, &config), Some(t1 + Duration::from_secs(10)));
         assert_eq!(t.tick(t1 + Duration::from_secs(9), Phase::AwaitingClose, &config), None);
         assert_eq!(t.tick(t1 + Duration::from_secs(10), Phase::AwaitingClose, &config), Some(Expired::Close));
-        t.on_awaiting_eof(&config);
+        t.on_awaiting_eof();
         assert_eq!(t.deadline(Phase::AwaitingEof, &config), Some(t1 + Duration::from_secs(20)), "from the latest time");
     }
 }

@@ -3,63 +3,15 @@
 //! place, §5.3), answering Pings (§5.5.2), and sending messages of either
 //! kind in either role; and a fixed few allocations per opening handshake
 //! (§4), each one named. A counting global allocator counts the allocations
-//! this thread makes inside `counted`.
+//! this thread makes inside `counted` (`wsmachine_testkit::allocations`).
 
 mod common;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use common::*;
 use wsmachine::{Config, Connection, Event, MessageKind};
-
-struct Counting;
-
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    // `try_with`: the thread-locals may be gone while a thread exits.
-    let _ = ON.try_with(|on| {
-        if on.get() {
-            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-        }
-    });
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the
-// bookkeeping touches only const-initialised thread-locals, which do not
-// allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use wsmachine_testkit::{Counting, allocations as counted};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// Allocations (and reallocations) made by `f` on this thread.
-fn counted(f: impl FnOnce()) -> u64 {
-    COUNT.with(|c| c.set(0));
-    ON.with(|on| on.set(true));
-    f();
-    ON.with(|on| on.set(false));
-    COUNT.with(|c| c.get())
-}
 
 const SIZES: [usize; 5] = [16, 125, 1 << 10, 16 << 10, 1 << 20];
 

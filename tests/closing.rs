@@ -195,40 +195,38 @@ fn failure_states_say_what_happened() {
 fn close_timeout_when_peer_never_answers() {
     let mut config = Config::default();
     config.close_timeout = Some(Duration::from_secs(3));
-    let (mut client, _server) = pair_with(config.clone(), config);
-    let t1 = t0() + Duration::from_secs(1);
-    client.sender().close(t1, CloseCode::NORMAL, "").unwrap();
-    assert_eq!(client.poll_timeout(), Some(t1 + Duration::from_secs(3)), "armed by close, at its `now`");
-    client.handle_timeout(t1 + Duration::from_secs(2));
-    assert!(events(&mut client).is_empty());
-    assert_eq!(client.poll_timeout(), Some(t1 + Duration::from_secs(3)));
-    client.handle_timeout(t1 + Duration::from_secs(3));
+    let mut pair = Pair::new(config.clone(), config);
+    pair.deafen(Side::Server); // a server that stopped reading
+    pair.advance(Duration::from_secs(1));
+    let now = pair.now;
+    pair.client.sender().close(now, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(pair.client.poll_timeout(), Some(now + Duration::from_secs(3)), "armed by close, at its `now`");
+    pair.advance(Duration::from_millis(2999));
+    assert!(pair.events(Side::Client).is_empty());
+    pair.advance(Duration::from_millis(1));
     assert!(matches!(
-        events(&mut client).as_slice(),
+        pair.events(Side::Client).as_slice(),
         [Ev::Closed { code: CloseCode::ABNORMAL, clean: false, failure: Some(Failure::CloseTimeout), .. }]
     ));
-    assert!(!client.should_close_transport(), "our Close is not written yet");
-    take_output(&mut client);
-    assert!(client.should_close_transport());
+    assert!(pair.client.should_close_transport(), "its Close was written (and lost)");
 }
 
 /// §7.1.1: a client that completed the closing handshake waits for the
-/// server's EOF at most the close timeout.
+/// server's EOF at most the close timeout, from the time it was last given.
 #[test]
 fn client_waits_for_server_eof_bounded_by_close_timeout() {
     let mut config = Config::default();
     config.close_timeout = Some(Duration::from_secs(3));
-    let (mut client, mut server) = pair_with(config.clone(), config);
-    let t0 = t0();
-    client.handle_timeout(t0);
-    server.sender().close(t0, CloseCode::NORMAL, "").unwrap();
-    transfer(&mut server, &mut client);
-    assert_eq!(events(&mut client).len(), 1);
-    assert!(!client.should_close_transport());
-    client.handle_timeout(t0 + Duration::from_secs(1));
-    client.advance_output(client.output_buffer().len());
-    assert!(!client.should_close_transport());
-    client.handle_timeout(t0 + Duration::from_secs(5));
-    assert!(client.should_close_transport());
-    assert!(events(&mut client).is_empty());
+    let mut pair = Pair::new(config.clone(), config);
+    let now = pair.now;
+    pair.server.sender().close(now, CloseCode::NORMAL, "").unwrap();
+    pair.drive();
+    assert_eq!(pair.events(Side::Client).len(), 1, "the server's Close");
+    assert!(pair.server.should_close_transport(), "the server closes first");
+    assert!(!pair.client.should_close_transport(), "the client waits for the server's EOF");
+    pair.advance(Duration::from_millis(2999));
+    assert!(!pair.client.should_close_transport());
+    pair.advance(Duration::from_millis(1));
+    assert!(pair.client.should_close_transport());
+    assert!(pair.events(Side::Client).is_empty());
 }

@@ -2,27 +2,11 @@
 //! allocator; the figures are quoted in the `deflate` module docs.
 #![cfg(feature = "deflate")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
 use std::time::Instant;
-use wsmachine::SeededRandom;
 use wsmachine::deflate::{DeflateConfig, DeflateParams};
+use wsmachine::SeededRandom;
 use wsmachine::{Config, Connection, Established, Role};
-
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use wsmachine_testkit::{Counting, live_bytes};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -41,7 +25,7 @@ fn held(params: DeflateParams, policy: DeflateConfig) -> isize {
     let text = "some text to compress, ".repeat(100);
     client.sender().send_text(&text).unwrap();
     let wire = client.output_buffer().to_vec();
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live_bytes();
     let mut server =
         Connection::established(Instant::now(), Established::new(Role::Server).deflate(params), config).unwrap();
     server.receive(&wire);
@@ -50,7 +34,7 @@ fn held(params: DeflateParams, policy: DeflateConfig) -> isize {
     let n = server.output_buffer().len();
     server.advance_output(n);
     server.shrink_buffers();
-    let after = LIVE.load(Ordering::Relaxed);
+    let after = live_bytes();
     assert_eq!(server.buffer_capacity(), 0);
     drop(server);
     after - before

@@ -104,6 +104,10 @@ fn no_pong_after_our_close() {
     assert!(server.output_buffer().is_empty());
 }
 
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
 fn heartbeat_config() -> Config {
     let mut config = Config::default();
     config.ping_interval = Some(Duration::from_secs(10));
@@ -111,58 +115,52 @@ fn heartbeat_config() -> Config {
     config
 }
 
-/// The heartbeat: a Ping after an idle interval; a Pong keeps the connection.
+/// §5.5.2 and the heartbeat: a Ping after an idle interval; the Pong keeps
+/// the connection, and the next Ping comes an interval after it.
 #[test]
 fn heartbeat_ping_when_idle_and_pong_keeps_alive() {
-    let (mut client, mut server) = pair_with(Config::default(), heartbeat_config());
-    let t0 = t0();
-    server.handle_timeout(t0);
-    assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(10)));
-    server.handle_timeout(t0 + Duration::from_secs(9));
-    assert!(server.output_buffer().is_empty());
-    server.handle_timeout(t0 + Duration::from_secs(10));
-    let ping = decode_all(server.output_buffer());
-    assert_eq!(ping[0].opcode, OpCode::Ping);
-    assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(15)));
-    transfer(&mut server, &mut client);
-    events(&mut client);
-    transfer(&mut client, &mut server);
-    assert!(matches!(events(&mut server).as_slice(), [Ev::Pong(_)]));
-    server.handle_timeout(t0 + Duration::from_secs(16));
-    assert_eq!(server.state(), State::Open);
-    assert!(server.poll_timeout().unwrap() >= t0 + Duration::from_secs(20));
+    let mut pair = Pair::new(Config::default(), heartbeat_config());
+    assert_eq!(pair.server.poll_timeout(), Some(pair.at(secs(10))));
+    pair.advance(secs(9));
+    assert!(pair.events(Side::Client).is_empty(), "no Ping before the interval");
+    pair.latency = secs(1);
+    pair.advance(secs(1)); // the Ping leaves at 10 s
+    assert_eq!(pair.server.poll_timeout(), Some(pair.at(secs(15))), "the Pong is due within 5 s");
+    pair.advance(secs(2)); // it arrives at 11 s, the Pong at 12 s
+    assert_eq!(pair.events(Side::Client), [Ev::Ping(1u32.to_be_bytes().to_vec())]);
+    assert!(matches!(pair.events(Side::Server).as_slice(), [Ev::Pong(_)]));
+    assert_eq!(pair.server.poll_timeout(), Some(pair.at(secs(22))), "an interval after the Pong came");
+    pair.advance(secs(30));
+    assert_eq!(pair.server.state(), State::Open, "Pings answered every 10 s + 2 s round trip");
 }
 
 /// Received traffic postpones the heartbeat.
 #[test]
 fn heartbeat_waits_while_traffic_flows() {
-    let (mut client, mut server) = pair_with(Config::default(), heartbeat_config());
-    let t0 = t0();
-    server.handle_timeout(t0);
-    for s in 1..30 {
-        client.sender().send_text("tick").unwrap();
-        transfer(&mut client, &mut server);
-        events(&mut server);
-        server.handle_timeout(t0 + Duration::from_secs(s));
-        assert!(server.output_buffer().is_empty(), "no ping at {s}s");
+    let mut pair = Pair::new(Config::default(), heartbeat_config());
+    for _ in 1..30 {
+        pair.client.sender().send_text("tick").unwrap();
+        pair.advance(secs(1));
+        assert_eq!(pair.events(Side::Server), [Ev::Text("tick".into())]);
+        assert!(pair.events(Side::Client).is_empty(), "no Ping while the client talks");
     }
 }
 
-/// No Pong within the timeout: the connection fails, 1006-style.
+/// No Pong within the timeout: the connection fails, 1006-style, 15 s after
+/// the last sign of life (a 10 s interval and a 5 s pong timeout).
 #[test]
 fn pong_timeout_fails_the_connection() {
-    let (_client, mut server) = pair_with(Config::default(), heartbeat_config());
-    let t0 = t0();
-    server.handle_timeout(t0);
-    server.handle_timeout(t0 + Duration::from_secs(10));
-    take_output(&mut server);
-    server.handle_timeout(t0 + Duration::from_secs(15));
-    match events(&mut server).as_slice() {
+    let mut pair = Pair::new(Config::default(), heartbeat_config());
+    pair.deafen(Side::Client); // a client that stopped reading
+    pair.advance(secs(14));
+    assert!(pair.events(Side::Server).is_empty());
+    pair.advance(secs(1));
+    match pair.events(Side::Server).as_slice() {
         [Ev::Closed { code, clean: false, failure: Some(Failure::PongTimeout), .. }] => assert_eq!(code.0, 1006),
         other => panic!("{other:?}"),
     }
-    assert!(server.should_close_transport());
-    assert_eq!(server.poll_timeout(), None);
+    assert!(pair.server.should_close_transport());
+    assert_eq!(pair.server.poll_timeout(), None);
 }
 
 /// Time enters as arguments: the handshake timer runs from the server's

@@ -488,19 +488,10 @@ impl PeerCompressor {
     }
 }
 
-/// A frame as a peer of `role` would send it: masked towards a server.
+/// A frame as a peer of `role` would send it: masked towards a server (the
+/// shared reference encoder).
 pub fn peer_frame(role: Role, b0: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
-    let mask = (role == Role::Server).then_some(key);
-    let mut out = Vec::new();
-    FrameHeader { fin: true, rsv: 0, opcode: OpCode::Binary, mask, payload_len: payload.len() as u64 }
-        .append_to(&mut out);
-    out[0] = b0;
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(k) = mask {
-        apply_mask(&mut out[start..], k, 0);
-    }
-    out
+    wsmachine_testkit::frame(b0, payload, (role == Role::Server).then_some(key))
 }
 
 /// Runs a script against an open connection of `role` and checks the

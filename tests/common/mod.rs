@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wsmachine::{
     Accept, ClientRequest, CloseCode, Config, Connection, Established, Event, Failure, Initiator, MessageKind, OpCode,
@@ -111,34 +111,9 @@ pub fn open_client(config: Config) -> Connection {
 }
 
 /// A raw frame: first byte as given (FIN/RSV/opcode), payload masked with
-/// `key` if given, minimal length encoding.
+/// `key` if given, minimal length encoding (the shared reference encoder).
 pub fn raw_frame(b0: u8, payload: &[u8], key: Option<[u8; 4]>) -> Vec<u8> {
-    let mut out = vec![b0];
-    let mask_bit = if key.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(mask_bit | n as u8),
-        n @ 126..=0xffff => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    let start = out.len();
-    if let Some(k) = key {
-        out.extend_from_slice(&k);
-    }
-    let body = out.len();
-    out.extend_from_slice(payload);
-    if let Some(k) = key {
-        for (i, b) in out[body..].iter_mut().enumerate() {
-            *b ^= k[i % 4];
-        }
-    }
-    let _ = start;
-    out
+    wsmachine_testkit::frame(b0, payload, key)
 }
 
 pub const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
@@ -216,5 +191,142 @@ pub fn send_to<W: std::io::Write + ?Sized>(
     match kind {
         MessageKind::Text => conn.sender().send_text_to(core::str::from_utf8(data).expect("text is UTF-8"), transport),
         MessageKind::Binary => conn.sender().send_binary_to(data, transport),
+    }
+}
+
+/// Which end of a [`Pair`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// A client and a server joined by an in-memory network and a virtual
+/// clock, after quinn-proto's test `Pair`: bytes take `latency` to cross,
+/// time moves only when the test moves it, and the pair polls every event
+/// as an adapter would (answers to Pings and Closes happen), keeping them
+/// for the test to read.
+pub struct Pair {
+    pub client: Connection,
+    pub server: Connection,
+    /// The virtual clock.
+    pub now: Instant,
+    /// How long bytes take from one side to the other.
+    pub latency: Duration,
+    /// Bytes on the wire: when they arrive, to which side, what.
+    wire: std::collections::VecDeque<(Instant, Side, Vec<u8>)>,
+    /// Sides whose incoming bytes are lost (a peer that stopped reading, a
+    /// dead network).
+    deaf: Vec<Side>,
+    client_events: Vec<Ev>,
+    server_events: Vec<Ev>,
+}
+
+impl Pair {
+    /// A pair that completed the opening handshake at [`t0`], no latency.
+    pub fn new(client_config: Config, server_config: Config) -> Self {
+        let (client, server) = pair_with(client_config, server_config);
+        Pair {
+            client,
+            server,
+            now: t0(),
+            latency: Duration::ZERO,
+            wire: Default::default(),
+            deaf: Vec::new(),
+            client_events: Vec::new(),
+            server_events: Vec::new(),
+        }
+    }
+
+    pub fn conn(&mut self, side: Side) -> &mut Connection {
+        match side {
+            Side::Client => &mut self.client,
+            Side::Server => &mut self.server,
+        }
+    }
+
+    /// From now on `side` receives nothing: what is sent to it is lost.
+    pub fn deafen(&mut self, side: Side) {
+        self.deaf.push(side);
+    }
+
+    /// One round, as an adapter's wakeup: what has arrived by `now` is
+    /// received and its events polled, both sides get the time (and their
+    /// events are polled again), and what each side wrote goes on the wire.
+    /// Returns whether any byte moved.
+    pub fn step(&mut self) -> bool {
+        let mut moved = false;
+        while let Some((at, _, _)) = self.wire.front()
+            && *at <= self.now
+        {
+            let (_, to, bytes) = self.wire.pop_front().unwrap();
+            if !self.deaf.contains(&to) {
+                self.conn(to).receive(&bytes);
+            }
+            moved = true;
+        }
+        let now = self.now;
+        for side in [Side::Client, Side::Server] {
+            let mut evs = events(self.conn(side));
+            self.conn(side).handle_timeout(now);
+            evs.extend(events(self.conn(side)));
+            match side {
+                Side::Client => self.client_events.extend(evs),
+                Side::Server => self.server_events.extend(evs),
+            }
+        }
+        for (from, to) in [(Side::Client, Side::Server), (Side::Server, Side::Client)] {
+            let out = take_output(self.conn(from));
+            if !out.is_empty() {
+                moved = true;
+                let at = self.now + self.latency;
+                // In order of arrival, also if the latency was lowered.
+                let i = self.wire.partition_point(|(t, _, _)| *t <= at);
+                self.wire.insert(i, (at, to, out));
+            }
+        }
+        moved
+    }
+
+    /// Steps until nothing moves at this instant.
+    pub fn drive(&mut self) {
+        for _ in 0..1000 {
+            if !self.step() {
+                return;
+            }
+        }
+        panic!("the pair never settled");
+    }
+
+    /// Moves the clock on by `d` (to every wire arrival and timer deadline
+    /// on the way, in order), driving the pair at each.
+    pub fn advance(&mut self, d: Duration) {
+        let until = self.now + d;
+        self.drive();
+        while let Some(next) = self.next_instant().filter(|&t| t > self.now && t <= until) {
+            self.now = next;
+            self.drive();
+        }
+        self.now = until;
+        self.drive();
+    }
+
+    /// The next time something happens: a timer of either side or an arrival.
+    fn next_instant(&self) -> Option<Instant> {
+        let arrivals = self.wire.front().map(|(at, _, _)| *at);
+        [self.client.poll_timeout(), self.server.poll_timeout(), arrivals].into_iter().flatten().min()
+    }
+
+    /// The events `side` reported since the last call.
+    pub fn events(&mut self, side: Side) -> Vec<Ev> {
+        match side {
+            Side::Client => std::mem::take(&mut self.client_events),
+            Side::Server => std::mem::take(&mut self.server_events),
+        }
+    }
+
+    /// The instant the pair was made at plus `d`, for the checks.
+    pub fn at(&self, d: Duration) -> Instant {
+        t0() + d
     }
 }

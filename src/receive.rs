@@ -396,12 +396,7 @@ impl Receiver {
             return None;
         }
         let key = <[u8; 4]>::try_from(&buf[head..head + key_len]).ok();
-        let frame = self.input.consume(end);
-        let range = frame.start + head + key_len..frame.end;
-        if let Some(key) = key {
-            self.input.unmask_payload(range.clone(), key);
-        }
-        Some((kind, range))
+        Some((kind, self.input.take_frame(head + key_len, end, key)))
     }
 
     /// Checks a new frame header against the role, the message in progress

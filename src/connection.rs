@@ -912,8 +912,9 @@ impl Connection {
 
     /// Writes [`output_buffer`](Self::output_buffer) to `transport` until
     /// all of it is written or the transport takes no more now
-    /// (`WouldBlock`, or a write of zero bytes), and returns the number of
-    /// bytes written; `Interrupted` is retried. A convenience for blocking
+    /// (`WouldBlock`), and returns the number of bytes written; `Interrupted`
+    /// is retried, and a write of zero bytes is an error of kind `WriteZero`
+    /// (as in `write_all`). A convenience for blocking
     /// and readiness-based transports, the mirror of
     /// [`read_from`](Self::read_from).
     pub fn write_to<W: std::io::Write + ?Sized>(&mut self, transport: &mut W) -> std::io::Result<usize> {

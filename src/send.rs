@@ -284,7 +284,8 @@ impl SendSide {
                 break Ok(());
             }
             match transport.write_vectored(&[IoSlice::new(h), IoSlice::new(p)]) {
-                Ok(0) => break Ok(()),
+                // As `write_all`: a transport that takes nothing cannot take the rest.
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
@@ -300,13 +301,14 @@ impl SendSide {
     }
 
     /// Writes queued output to `transport` until all of it is written or the
-    /// transport takes no more now (`WouldBlock` or a zero-length write).
-    /// Returns the bytes written.
+    /// transport takes no more now (`WouldBlock`). Returns the bytes
+    /// written. A write of zero bytes is an error of kind `WriteZero`, as in
+    /// `write_all` and in every adapter: the one meaning of `Ok(0)`.
     pub(crate) fn write_pending_to<W: Write + ?Sized>(&mut self, transport: &mut W) -> io::Result<usize> {
         let mut written = 0;
         while !self.pending().is_empty() {
             match transport.write(self.pending()) {
-                Ok(0) => break,
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.advance(n);
                     written += n;
@@ -438,8 +440,10 @@ impl<'a> Sender<'a> {
     /// takes the usual path followed by a write of the queue. Order is kept
     /// either way.
     ///
-    /// `WouldBlock` and zero-length writes end the writing without an error
-    /// (a non-blocking transport that is full); `Interrupted` is retried.
+    /// `WouldBlock` ends the writing without an error (a non-blocking
+    /// transport that is full); `Interrupted` is retried; a write of zero
+    /// bytes is an error of kind `WriteZero` (the message is queued all the
+    /// same: nothing is lost).
     ///
     /// ```
     /// # use std::time::Instant;

@@ -3,8 +3,8 @@
 #![cfg(feature = "deflate")]
 
 use std::time::Instant;
-use wsmachine::deflate::{DeflateConfig, DeflateParams};
 use wsmachine::SeededRandom;
+use wsmachine::deflate::{DeflateConfig, DeflateParams};
 use wsmachine::{Config, Connection, Established, Role};
 use wsmachine_testkit::{Counting, live_bytes};
 

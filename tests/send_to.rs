@@ -206,7 +206,7 @@ fn a_failing_transport_loses_nothing() {
 }
 
 #[test]
-fn interrupted_writes_are_retried_and_zero_length_writes_stop() {
+fn interrupted_writes_are_retried_and_zero_length_writes_are_write_zero_errors() {
     let payload = vec![3u8; 700];
     let mut ws = open_server(Config::default());
     let mut t = Transport::unlimited();
@@ -214,9 +214,13 @@ fn interrupted_writes_are_retried_and_zero_length_writes_stop() {
     assert_eq!(send_to(&mut ws, MessageKind::Binary, &payload, &mut t).unwrap(), 704);
 
     let mut t = Transport::new(100);
-    t.then = io::ErrorKind::WriteZero;
-    assert_eq!(send_to(&mut ws, MessageKind::Binary, &payload, &mut t).unwrap(), 100);
-    assert_eq!(ws.output_buffer().len(), 604);
+    t.then = io::ErrorKind::WriteZero; // `Ok(0)` from here on
+    match send_to(&mut ws, MessageKind::Binary, &payload, &mut t) {
+        Err(SendToError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::WriteZero),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ws.output_buffer().len(), 604, "what the transport did not take is queued");
+    assert_eq!(ws.write_to(&mut t).unwrap_err().kind(), io::ErrorKind::WriteZero, "the same from write_to");
 }
 
 #[test]

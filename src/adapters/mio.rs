@@ -68,7 +68,7 @@
 //! ```
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -78,13 +78,12 @@ use ::mio::{Events, Interest, Poll};
 pub use ::mio::Token;
 
 use super::DEFAULT_SHRINK_AFTER;
+use super::idle::{IDLE_READ, Idle};
 use crate::{Config, Connection};
 
 /// How long a closed connection waits for the peer's EOF before the socket is dropped.
 const LINGER: Duration = Duration::from_secs(2);
 const LISTENER: Token = Token(usize::MAX);
-/// The buffer for reads while a connection's traffic is light (see `read_once`).
-const IDLE_READ: usize = 4 << 10;
 
 /// The application's side of the driver.
 pub trait Handler {
@@ -108,14 +107,8 @@ struct Entry {
     eof: bool,
     /// The write side was shut down at this time; waiting for the peer's EOF.
     lingering: Option<Instant>,
-    /// When bytes last arrived.
-    last_read: Instant,
-    /// The buffers were released since then.
-    shrunk: bool,
-    /// Reads go through the driver's scratch buffer (see `read_once`):
-    /// since the connection started or released its buffers, no read
-    /// filled it.
-    cold: bool,
+    /// The idle-memory policy (`adapters/idle.rs`).
+    idle: Idle,
     /// When the driver must next look at it (its entry in `Driver::timers`).
     deadline: Option<Instant>,
     /// Lent out by [`Driver::connection`] since the last turn (listed in `Driver::lent`).
@@ -184,17 +177,8 @@ impl<H: Handler> Driver<H> {
         self.poll.registry().register(&mut stream, id, Interest::READABLE | Interest::WRITABLE)?;
         let _ = stream.set_nodelay(true);
         let now = Instant::now();
-        let entry = Entry {
-            stream,
-            ws,
-            eof: false,
-            lingering: None,
-            last_read: now,
-            shrunk: false,
-            cold: true,
-            deadline: None,
-            lent: false,
-        };
+        let entry =
+            Entry { stream, ws, eof: false, lingering: None, idle: Idle::new(now), deadline: None, lent: false };
         self.conns.insert(id, entry);
         self.service(id, false, now);
         Ok(id)
@@ -207,11 +191,9 @@ impl<H: Handler> Driver<H> {
         self.max_buffered = bytes;
     }
 
-    /// Release a connection's empty buffers ([`Connection::shrink_buffers`])
-    /// once nothing has arrived on it for this long (`None`: never), so that
-    /// idle connections cost only their state. Default: 1 s. Not at once:
-    /// a busy connection would free and allocate its buffers on every
-    /// wakeup, which for large messages costs more than the messages.
+    /// Release a connection's empty buffers once nothing has arrived on it
+    /// for this long (`None`: never). Default and reasons:
+    /// [`DEFAULT_SHRINK_AFTER`].
     pub fn set_shrink_after(&mut self, idle: Option<Duration>) {
         self.shrink_after = idle;
         let ids: Vec<Token> = self.conns.keys().copied().collect();
@@ -311,24 +293,8 @@ impl<H: Handler> Driver<H> {
     fn deadline(entry: &Entry, shrink_after: Option<Duration>) -> Option<Instant> {
         match entry.lingering {
             Some(since) => Some(since + LINGER),
-            None => entry.ws.poll_timeout().into_iter().chain(Self::shrink_at(entry, shrink_after)).min(),
+            None => entry.ws.poll_timeout().into_iter().chain(entry.idle.release_at(&entry.ws, shrink_after)).min(),
         }
-    }
-
-    /// Releases the connection's empty buffers once it has been idle for `shrink_after`.
-    fn shrink_if_idle(entry: &mut Entry, shrink_after: Option<Duration>, now: Instant) {
-        if Self::shrink_at(entry, shrink_after).is_some_and(|at| at <= now) {
-            entry.ws.shrink_buffers();
-            entry.shrunk = true;
-            entry.cold = true;
-        }
-    }
-
-    /// When the connection's buffers are to be released, if they hold memory and no output.
-    fn shrink_at(entry: &Entry, shrink_after: Option<Duration>) -> Option<Instant> {
-        let idle = shrink_after?;
-        let holding = !entry.shrunk && entry.ws.buffer_capacity() != 0 && entry.ws.output_buffer().is_empty();
-        holding.then(|| entry.last_read + idle)
     }
 
     fn accept_all(&mut self) -> io::Result<()> {
@@ -387,10 +353,8 @@ impl<H: Handler> Driver<H> {
 
     fn service_io(&mut self, id: Token, short_read_drains: bool, now: Instant) {
         let Some(entry) = self.conns.get_mut(&id) else { return };
-        // Before reading: the wakeup at the shrink deadline then reads
-        // through the scratch buffer instead of taking the room it is about
-        // to free (which, over many connections, fragments the heap).
-        Self::shrink_if_idle(entry, self.shrink_after, now);
+        // Before reading (`adapters/idle.rs`).
+        entry.idle.release_if_due(&mut entry.ws, self.shrink_after, now);
         loop {
             let over_limit = |ws: &Connection| self.max_buffered.is_some_and(|max| ws.output_buffer().len() > max);
             let mut held_back = false;
@@ -399,14 +363,12 @@ impl<H: Handler> Driver<H> {
                     held_back = true;
                     break;
                 }
-                match Self::read_once(entry, &mut self.scratch) {
+                match Self::read_once(entry, &mut self.scratch, now) {
                     Ok((0, _)) => {
                         entry.eof = true;
                         entry.ws.receive_eof();
                     }
                     Ok((n, room_len)) => {
-                        entry.last_read = now;
-                        entry.shrunk = false;
                         self.handler.handle(id, &mut entry.ws, now);
                         if short_read_drains && n < room_len {
                             break;
@@ -423,7 +385,7 @@ impl<H: Handler> Driver<H> {
             entry.ws.handle_timeout(now);
             self.handler.handle(id, &mut entry.ws, now);
             let write_failed = Self::write_pending(entry);
-            Self::shrink_if_idle(entry, self.shrink_after, now);
+            entry.idle.release_if_due(&mut entry.ws, self.shrink_after, now);
             if write_failed || entry.ws.should_close_transport() || entry.lingering.is_some() {
                 break;
             }
@@ -436,42 +398,34 @@ impl<H: Handler> Driver<H> {
         self.close_or_linger(id);
     }
 
-    /// One read; returns the bytes read and the room offered.
-    ///
-    /// A connection with little traffic (new, or back from idle) reads into
-    /// the driver's `scratch` buffer and `receive` copies what came, so it
-    /// holds a receive buffer of the size of what is pending (a handshake
-    /// head, a chat message), not the read room, and a read that finds
-    /// nothing allocates nothing. Once a read fills `scratch`, reads go
-    /// straight into the connection's receive buffer (no copy), whose room
-    /// grows with the traffic, until the connection is idle again.
-    fn read_once(entry: &mut Entry, scratch: &mut [u8]) -> io::Result<(usize, usize)> {
-        if entry.cold {
+    /// One read at `now`; returns the bytes read and the room offered. A
+    /// cold connection reads through the driver's `scratch` buffer
+    /// (`adapters/idle.rs`), a busy one straight into its receive buffer.
+    fn read_once(entry: &mut Entry, scratch: &mut [u8], now: Instant) -> io::Result<(usize, usize)> {
+        let cold = entry.idle.cold();
+        let (n, room_len) = if cold {
             let n = entry.stream.read(scratch)?;
             entry.ws.receive(&scratch[..n]);
-            entry.cold = n < IDLE_READ;
-            return Ok((n, IDLE_READ));
-        }
-        let room = entry.ws.input_buffer();
-        let room_len = room.len();
-        let n = entry.stream.read(room)?;
-        entry.ws.advance_input(n);
+            (n, IDLE_READ)
+        } else {
+            let room = entry.ws.input_buffer();
+            let room_len = room.len();
+            let n = entry.stream.read(room)?;
+            entry.ws.advance_input(n);
+            (n, room_len)
+        };
+        entry.idle.on_read(n, cold, now);
         Ok((n, room_len))
     }
 
-    /// Writes pending output until the socket would block. Returns whether
-    /// the transport failed.
+    /// Writes pending output until the socket would block, with the core's
+    /// write loop ([`Connection::write_to`]). Returns whether the transport
+    /// failed (a socket still connecting has not).
     fn write_pending(entry: &mut Entry) -> bool {
-        while !entry.ws.output_buffer().is_empty() {
-            match entry.stream.write(entry.ws.output_buffer()) {
-                Ok(0) => return true,
-                Ok(n) => entry.ws.advance_output(n),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::NotConnected) => return false,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return true,
-            }
+        match entry.ws.write_to(&mut entry.stream) {
+            Ok(_) => false,
+            Err(e) => e.kind() != ErrorKind::NotConnected,
         }
-        false
     }
 
     /// The connection is over (or its transport broke): shut down the write
@@ -508,6 +462,7 @@ impl<H: Handler> Driver<H> {
 mod tests {
     use super::*;
     use crate::{Established, Role};
+    use std::io::Write;
 
     /// Polls every event away.
     struct Drain;
@@ -524,7 +479,7 @@ mod tests {
     /// Turns until the connection has read something after `since`.
     fn turn_until_read(driver: &mut Driver<Drain>, id: Token, since: Instant) {
         let give_up = Instant::now() + Duration::from_secs(10);
-        while driver.conns[&id].last_read <= since {
+        while driver.conns[&id].idle.last_read() <= since {
             assert!(Instant::now() < give_up, "nothing was read");
             driver.turn(Some(Duration::from_millis(20))).unwrap();
         }
@@ -544,23 +499,23 @@ mod tests {
         let id = driver.add(stream, ws).unwrap();
         assert_eq!(driver.conns[&id].deadline, None, "no buffers, no timers");
 
-        let added = driver.conns[&id].last_read;
+        let added = driver.conns[&id].idle.last_read();
         peer.write_all(&FRAME).unwrap();
         turn_until_read(&mut driver, id, added);
-        let first = driver.conns[&id].last_read + DEFAULT_SHRINK_AFTER;
+        let first = driver.conns[&id].idle.last_read() + DEFAULT_SHRINK_AFTER;
         assert_eq!(driver.conns[&id].deadline, Some(first));
 
         std::thread::sleep(Duration::from_millis(5));
-        let read = driver.conns[&id].last_read;
+        let read = driver.conns[&id].idle.last_read();
         peer.write_all(&FRAME).unwrap();
         turn_until_read(&mut driver, id, read);
         let entry = &driver.conns[&id];
-        assert!(entry.last_read + DEFAULT_SHRINK_AFTER > first, "the idle release moved later");
+        assert!(entry.idle.last_read() + DEFAULT_SHRINK_AFTER > first, "the idle release moved later");
         assert_eq!(entry.deadline, Some(first), "and its timer entry stayed");
         assert_eq!(driver.timers.iter().copied().collect::<Vec<_>>(), [(first, id)]);
 
         driver.set_shrink_after(Some(Duration::from_millis(30)));
-        let earlier = driver.conns[&id].last_read + Duration::from_millis(30);
+        let earlier = driver.conns[&id].idle.last_read() + Duration::from_millis(30);
         assert_eq!(driver.conns[&id].deadline, Some(earlier), "an earlier deadline is filed at once");
         assert_eq!(driver.timers.iter().copied().collect::<Vec<_>>(), [(earlier, id)]);
         let give_up = Instant::now() + Duration::from_secs(10);

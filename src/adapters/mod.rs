@@ -24,7 +24,10 @@
 
 /// The default for `set_shrink_after` on the tokio and mio adapters: a
 /// connection on which nothing arrived for this long releases its empty
-/// buffers ([`Connection::shrink_buffers`](crate::Connection::shrink_buffers)).
+/// buffers ([`Connection::shrink_buffers`](crate::Connection::shrink_buffers)),
+/// so that idle connections cost only their state. Not at once: a busy
+/// connection would free and allocate its buffers on every wakeup, which
+/// for large messages costs more than the messages.
 pub const DEFAULT_SHRINK_AFTER: core::time::Duration = core::time::Duration::from_secs(1);
 
 /// The default for `set_max_buffered` on the tokio and blocking adapters:
@@ -34,6 +37,8 @@ pub const DEFAULT_MAX_BUFFERED: usize = 128 << 10;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+#[cfg(any(feature = "tokio", feature = "mio"))]
+mod idle;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod message;
 #[cfg(feature = "mio")]

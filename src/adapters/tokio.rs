@@ -81,15 +81,13 @@ use ::tokio::time::Sleep;
 use futures_core::Stream;
 use futures_sink::Sink;
 
+use super::idle::{IDLE_READ, Idle};
 use super::message::{
     AdapterError, Decide, IntoClientRequest, Message, Next, Rejection, accept_all, close, handshake_step, next_message,
     queue,
 };
 use super::{DEFAULT_MAX_BUFFERED, DEFAULT_SHRINK_AFTER};
 use crate::{CloseCode, Config, Connection};
-
-/// The stack buffer for reads while a connection's traffic is light (see `poll_read_once`).
-const IDLE_READ: usize = 4 << 10;
 
 /// Now, on tokio's clock: under `tokio::time::pause()` it is the paused
 /// time, so the connection's timers follow it (`tests/tokio_adapter.rs`
@@ -128,13 +126,8 @@ struct Inner<S> {
     eof: bool,
     /// A failed write, reported to the next reader.
     broken: Option<io::Error>,
-    /// When bytes last arrived.
-    last_read: Instant,
-    /// The buffers were released since then.
-    shrunk: bool,
-    /// Reads go through the stack (see `poll_read_once`): since the
-    /// connection started or released its buffers, no read filled it.
-    cold: bool,
+    /// The idle-memory policy (`adapters/idle.rs`).
+    idle: Idle,
     shrink_after: Option<Duration>,
     /// Tasks waiting for writes that the other half may complete: the
     /// stream keeps only the last writer's waker, so progress by one half
@@ -224,9 +217,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 done: false,
                 eof: false,
                 broken: None,
-                last_read: now(),
-                shrunk: false,
-                cold: true,
+                idle: Idle::new(now()),
                 shrink_after: Some(DEFAULT_SHRINK_AFTER),
                 write_waiters: [None, None],
             },
@@ -269,12 +260,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.inner.max_buffered = bytes;
     }
 
-    /// Release the connection's empty buffers
-    /// ([`Connection::shrink_buffers`]) once nothing has arrived for this
-    /// long (`None`: never), so that idle connections cost only their
-    /// state. Default: 1 s ([`DEFAULT_SHRINK_AFTER`]). Not at once: a busy
-    /// connection would free and allocate its buffers on every wakeup, which
-    /// for large messages costs more than the messages.
+    /// Release the connection's empty buffers once nothing has arrived for
+    /// this long (`None`: never). Default and reasons:
+    /// [`DEFAULT_SHRINK_AFTER`].
     pub fn set_shrink_after(&mut self, idle: Option<Duration>) {
         self.inner.shrink_after = idle;
     }
@@ -394,57 +382,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         }
     }
 
-    /// One read.
-    ///
-    /// A connection with little traffic (new, or back from idle) reads into
-    /// the stack and `receive` copies what came, so it holds a receive
-    /// buffer of the size of what is pending (a handshake head, a chat
-    /// message), not the read room, and a read that finds nothing allocates
-    /// nothing. Once a read fills the stack buffer, reads go straight into
-    /// the connection's receive buffer (no copy), whose room grows with the
-    /// traffic, until the connection is idle again.
+    /// One read: a cold connection reads through a stack buffer, a busy
+    /// one straight into its receive buffer (`adapters/idle.rs`).
     fn poll_read_once(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.cold {
+        let cold = self.idle.cold();
+        let n = if cold {
             let mut chunk = [const { MaybeUninit::<u8>::uninit() }; IDLE_READ];
             let mut buf = ReadBuf::uninit(&mut chunk);
             ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
-            let n = buf.filled().len();
             self.ws.receive(buf.filled());
-            self.cold = n < IDLE_READ;
-            return Poll::Ready(Ok(n));
-        }
-        let mut buf = ReadBuf::new(self.ws.input_buffer());
-        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
-        let n = buf.filled().len();
-        self.ws.advance_input(n);
+            buf.filled().len()
+        } else {
+            let mut buf = ReadBuf::new(self.ws.input_buffer());
+            ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+            let n = buf.filled().len();
+            self.ws.advance_input(n);
+            n
+        };
+        self.idle.on_read(n, cold, now());
         Poll::Ready(Ok(n))
-    }
-
-    /// A connection idle for `shrink_after` releases its empty buffers, so
-    /// that idle connections cost only their state.
-    fn shrink_if_idle(&mut self) {
-        if self.shrink_at().is_some_and(|at| at <= now()) {
-            self.ws.shrink_buffers();
-            self.shrunk = true;
-            self.cold = true;
-        }
     }
 
     /// Reads once into the connection, or runs its timers when one is due.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Before reading: the wakeup at the shrink deadline then reads
-        // through the stack instead of taking the room it is about to free
-        // (which, over many connections, fragments the heap).
-        self.shrink_if_idle();
+        // Before reading (`adapters/idle.rs`).
+        self.idle.release_if_due(&mut self.ws, self.shrink_after, now());
         if !self.eof {
             match self.poll_read_once(cx) {
                 Poll::Ready(Ok(n)) => {
                     if n == 0 {
                         self.eof = true;
                         self.ws.receive_eof();
-                    } else {
-                        self.last_read = now();
-                        self.shrunk = false;
                     }
                     self.ws.handle_timeout(now());
                     return Poll::Ready(Ok(()));
@@ -458,8 +426,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             }
         }
         // Nothing to read.
-        self.shrink_if_idle();
-        let Some(deadline) = self.ws.poll_timeout().into_iter().chain(self.shrink_at()).min() else {
+        self.idle.release_if_due(&mut self.ws, self.shrink_after, now());
+        let release = self.idle.release_at(&self.ws, self.shrink_after);
+        let Some(deadline) = self.ws.poll_timeout().into_iter().chain(release).min() else {
             if self.eof {
                 return Poll::Ready(Err(io::Error::new(ErrorKind::UnexpectedEof, "the transport is closed")));
             }
@@ -484,13 +453,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         self.armed = None;
         self.ws.handle_timeout(now());
         Poll::Ready(Ok(()))
-    }
-
-    /// When the buffers are to be released, if they hold memory and no output.
-    fn shrink_at(&self) -> Option<Instant> {
-        let idle = self.shrink_after?;
-        let holding = !self.shrunk && self.ws.buffer_capacity() != 0 && self.ws.output_buffer().is_empty();
-        holding.then(|| self.last_read + idle)
     }
 
     /// Writes everything queued, then flushes the stream.

@@ -116,31 +116,56 @@ impl Input {
         self.pre = self.pre.max(end);
     }
 
-    /// Consumes a whole frame of `len` bytes at the front of the data, its
-    /// payload after `head` bytes of header, unmasks the payload in place
-    /// with `key` (skipping what `push` unmasked already), and returns the
-    /// payload's absolute range. `len` is at most the data's length. The
-    /// watermark is not moved: `push` compares against the larger of `pre`
-    /// and `pos`.
+    /// The receive fast path's frame: if the data starts with a whole,
+    /// unfragmented, uncompressed Text or Binary frame (first byte `0x81`
+    /// or `0x82`), masked if and only if `masked`, of at most `limit`
+    /// payload bytes, it is consumed, its payload unmasked in place
+    /// (skipping what `push` unmasked already), and its first byte and
+    /// payload range returned. Anything else is left for the parser.
     ///
-    /// Always inlined into the receive fast path: as a call of its own it
-    /// made a server's receive of 16 B messages 1.2× slower (perf showed it
-    /// outside `poll_event_with_sender`, benches/receive.rs A/B).
+    /// Kept in one piece, on one mutable slice, and always inlined into
+    /// `poll_event_with_sender`: split into a parse and a separate call to
+    /// consume and unmask, a server's receive of 16 B messages was 1.2x
+    /// slower (binary) and 1.15x (text) in alternating A/B runs
+    /// (`benches/receive.rs`).
     #[inline(always)]
-    pub(crate) fn take_frame(&mut self, head: usize, len: usize, key: Option<[u8; 4]>) -> Range<usize> {
-        let start = self.pos;
-        let payload = &mut self.buf[start + head..start + len];
-        if let Some(key) = key {
-            if self.pre <= start + head {
+    pub(crate) fn take_whole_frame(&mut self, masked: bool, limit: usize) -> Option<(u8, Range<usize>)> {
+        let buf = &mut self.buf[self.pos..self.end];
+        let (b0, b1) = match *buf {
+            [b0 @ (0x81 | 0x82), b1, ..] => (b0, b1),
+            _ => return None,
+        };
+        if (b1 & 0x80 != 0) != masked {
+            return None;
+        }
+        let (len, head): (u64, usize) = match b1 & 0x7f {
+            126 => (u64::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])), 4),
+            127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?), 10),
+            n => (u64::from(n), 2),
+        };
+        // A length with its top bit set is an error (RFC 6455 §5.2) that
+        // the parser reports; with the limits at `usize::MAX`, the end of a
+        // huge frame must not overflow.
+        if len > limit as u64 || len >> 63 != 0 {
+            return None;
+        }
+        let key_len = if masked { 4 } else { 0 };
+        let end = (head + key_len).checked_add(usize::try_from(len).ok()?)?;
+        let (header, payload) = buf.get_mut(..end)?.split_at_mut(head + key_len);
+        let range = self.pos + head + key_len..self.pos + end;
+        if let Ok(key) = <[u8; 4]>::try_from(&header[head..]) {
+            if self.pre <= range.start {
                 apply_mask(payload, key, 0);
             } else {
                 // The bytes before `pre` were unmasked as they were copied in.
-                let done = (self.pre - start - head).min(payload.len());
+                let done = (self.pre - range.start).min(payload.len());
                 apply_mask(&mut payload[done..], key, done);
             }
         }
-        self.pos = start + len;
-        start + head..start + len
+        // `pre` is not moved up to `pos`: bytes before `pos` are consumed,
+        // and `push` compares against the larger of the two.
+        self.pos += end;
+        Some((b0, range))
     }
 
     /// Makes room for `n` more bytes after the data: drops consumed bytes

@@ -364,39 +364,9 @@ impl Receiver {
             self.text.clear();
             self.assembled_taken = false;
         }
-        let buf = self.input.data();
-        let (b0, b1) = match *buf {
-            [b0, b1, ..] => (b0, b1),
-            _ => return None,
-        };
-        // FIN, no RSV bit, Text or Binary.
-        let kind = match b0 {
-            0x81 => MessageKind::Text,
-            0x82 => MessageKind::Binary,
-            _ => return None,
-        };
-        let masked = b1 & 0x80 != 0;
-        if masked != (self.role == Role::Server) {
-            return None;
-        }
-        let (len, head): (u64, usize) = match b1 & 0x7f {
-            126 => (u64::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])), 4),
-            127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?), 10),
-            n => (u64::from(n), 2),
-        };
-        // A length with its top bit set is an error (RFC 6455 §5.2) that
-        // the general path reports; with the limits at `usize::MAX`, the
-        // end of a huge frame must not overflow.
-        if len > limit as u64 || len >> 63 != 0 {
-            return None;
-        }
-        let key_len = if masked { 4 } else { 0 };
-        let end = (head + key_len).checked_add(usize::try_from(len).ok()?)?;
-        if buf.len() < end {
-            return None;
-        }
-        let key = <[u8; 4]>::try_from(&buf[head..head + key_len]).ok();
-        Some((kind, self.input.take_frame(head + key_len, end, key)))
+        let (b0, range) = self.input.take_whole_frame(self.role == Role::Server, limit)?;
+        let kind = if b0 == 0x81 { MessageKind::Text } else { MessageKind::Binary };
+        Some((kind, range))
     }
 
     /// Checks a new frame header against the role, the message in progress

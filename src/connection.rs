@@ -519,7 +519,7 @@ impl Connection {
     /// here (a failure fails the connection with 1007, RFC 6455 §8.1).
     #[inline]
     fn message_event(&mut self, kind: MessageKind, range: Range<usize>) -> Option<(Event<'_>, Sender<'_>)> {
-        let Connection { recv, send, life, timers, .. } = self;
+        let Connection { recv, send, life, .. } = self;
         let data = recv.input.get(range);
         let event = match kind {
             MessageKind::Binary => Event::Binary(data),
@@ -528,7 +528,7 @@ impl Connection {
                 Err(e) => Event::Closed(life.fail_text(send, e.valid_up_to() as u64)?),
             },
         };
-        Some((event, Sender::new(send, timers)))
+        Some((event, Sender::new(send)))
     }
 
     fn next_raw(&mut self) -> Option<Raw> {
@@ -762,7 +762,7 @@ impl Connection {
         if self.role == Role::Server || self.life.eof {
             self.life.transport_closable = true;
         } else {
-            self.timers.on_awaiting_eof();
+            self.timers.on_awaiting_eof(&self.config);
         }
         Some(Raw::Closed)
     }
@@ -776,7 +776,6 @@ impl Connection {
             head,
             protocol,
             role,
-            timers,
             #[cfg(feature = "deflate")]
             deflate,
             ..
@@ -810,7 +809,7 @@ impl Connection {
             Raw::Pong(r) => Event::Pong(recv.input.get(r)),
             Raw::Closed => Event::Closed(life.closed.as_deref()?),
         };
-        Some((event, Sender::new(send, timers)))
+        Some((event, Sender::new(send)))
     }
 
     // ----- the server's decision -----
@@ -890,7 +889,7 @@ impl Connection {
     #[inline]
     #[must_use = "a sender sends nothing until one of its methods is called"]
     pub fn sender(&mut self) -> Sender<'_> {
-        Sender::new(&mut self.send, &mut self.timers)
+        Sender::new(&mut self.send)
     }
 
     // ----- bytes out -----
@@ -980,7 +979,9 @@ impl Connection {
         }
         match (&self.stage, self.send.status) {
             (Stage::Done, SendStatus::Open) => Phase::Open,
-            (Stage::Done, SendStatus::Closed(Initiator::Local)) => Phase::AwaitingClose,
+            (Stage::Done, SendStatus::Closed(Initiator::Local)) => {
+                Phase::AwaitingClose(self.send.close_sent_at.unwrap_or(self.timers.now()))
+            }
             (Stage::Done, _) => Phase::Done,
             _ => Phase::Handshake,
         }

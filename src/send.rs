@@ -24,7 +24,6 @@ use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 use crate::message::{MessageKind, PreparedMessage};
 use crate::output::Output;
 use crate::random::MaskingKeys;
-use crate::timers::Timers;
 use crate::utf8::Utf8Validator;
 
 #[cfg(feature = "deflate")]
@@ -60,6 +59,9 @@ pub(crate) enum SendStatus {
 pub(crate) struct SendSide {
     pub(crate) out: Output,
     pub(crate) status: SendStatus,
+    /// When [`Sender::close`] sent our Close: the peer's is due within the
+    /// close timeout of it.
+    pub(crate) close_sent_at: Option<Instant>,
     /// A client's source of masking keys; `None` for a server, which never masks.
     masker: Option<Box<MaskingKeys>>,
     fragment_size: Option<usize>,
@@ -88,6 +90,7 @@ impl SendSide {
         SendSide {
             out: Output::default(),
             status: SendStatus::Connecting,
+            close_sent_at: None,
             masker,
             fragment_size: fragment_size.filter(|&n| n > 0),
             stream: None,
@@ -381,14 +384,13 @@ impl SendSide {
 #[derive(Debug)]
 pub struct Sender<'a> {
     side: &'a mut SendSide,
-    timers: &'a mut Timers,
     compress: bool,
 }
 
 impl<'a> Sender<'a> {
     #[inline]
-    pub(crate) fn new(side: &'a mut SendSide, timers: &'a mut Timers) -> Self {
-        Sender { side, timers, compress: true }
+    pub(crate) fn new(side: &'a mut SendSide) -> Self {
+        Sender { side, compress: true }
     }
 
     /// This sender, for messages that are not compressed even when
@@ -579,7 +581,7 @@ impl<'a> Sender<'a> {
         self.side.check_open()?;
         self.side.write_close(Some(code), reason);
         self.side.status = SendStatus::Closed(Initiator::Local);
-        self.timers.on_close_sent(now);
+        self.side.close_sent_at = Some(now);
         Ok(())
     }
 

@@ -21,7 +21,7 @@
 //! one that calls it only at deadlines sends a heartbeat Ping after between
 //! one and two idle intervals.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::Config;
 
@@ -32,8 +32,8 @@ pub(crate) enum Phase {
     Handshake,
     /// Open: the heartbeat runs.
     Open,
-    /// We sent a Close and wait for the peer's.
-    AwaitingClose,
+    /// We sent a Close at this time and wait for the peer's.
+    AwaitingClose(Instant),
     /// A client after the closing handshake, waiting for the server to close the transport.
     AwaitingEof,
     /// Nothing: the connection is over.
@@ -53,8 +53,10 @@ pub(crate) enum Expired {
 
 /// The connection's timers. The phases come one after the other, and each
 /// waits for at most one deadline (the handshake's; in the open phase the
-/// Pong's, while one is awaited; the peer's Close; the server's end of
-/// file), so one slot holds it: a transition replaces it.
+/// Pong's, while one is awaited; the server's end of file), so one slot
+/// holds it: a transition replaces it. The wait for the peer's Close counts
+/// from the time the phase carries (`Sender::close` records it where the
+/// sender can reach, so that a `Sender` is one pointer).
 #[derive(Clone, Debug)]
 pub(crate) struct Timers {
     /// The latest time the connection was given.
@@ -67,8 +69,6 @@ pub(crate) struct Timers {
     activity: bool,
     /// `deadline` is a heartbeat Ping's wait for its Pong.
     awaiting_pong: bool,
-    /// [`Config::close_timeout`], for the timers that senders start.
-    close_timeout: Option<Duration>,
 }
 
 impl Timers {
@@ -81,7 +81,6 @@ impl Timers {
             active_at: None,
             activity: false,
             awaiting_pong: false,
-            close_timeout: config.close_timeout,
         }
     }
 
@@ -117,18 +116,11 @@ impl Timers {
         self.activity = false;
     }
 
-    /// We sent a Close at `now`: the peer's is due within the close timeout.
-    pub(crate) fn on_close_sent(&mut self, now: Instant) {
-        let now = self.advance(now);
-        self.awaiting_pong = false;
-        self.deadline = self.close_timeout.map(|t| now + t);
-    }
-
     /// A client finished the closing handshake: the server should close the
     /// transport within the close timeout, from the latest time given.
-    pub(crate) fn on_awaiting_eof(&mut self) {
+    pub(crate) fn on_awaiting_eof(&mut self, config: &Config) {
         self.awaiting_pong = false;
-        self.deadline = self.close_timeout.map(|t| self.now + t);
+        self.deadline = config.close_timeout.map(|t| self.now + t);
     }
 
     /// Records `now` and returns the timer of `phase` that expired, if any.
@@ -155,7 +147,7 @@ impl Timers {
                 self.active_at = Some(now);
                 Some(Expired::Ping)
             }
-            Phase::AwaitingClose => due.then_some(Expired::Close),
+            Phase::AwaitingClose(since) => (now >= since + config.close_timeout?).then_some(Expired::Close),
             Phase::AwaitingEof => due.then_some(Expired::Eof),
             Phase::Done => None,
         }
@@ -169,6 +161,7 @@ impl Timers {
                 let interval = config.ping_interval?;
                 Some(self.active_at.unwrap_or(self.now) + interval)
             }
+            Phase::AwaitingClose(since) => config.close_timeout.map(|t| since + t),
             Phase::Done => None,
             _ => self.deadline,
         }
@@ -211,11 +204,11 @@ mod tests {
         assert_eq!(Timers::new(t0, false, &config).deadline(Phase::Handshake, &config), None);
         assert_eq!(t.deadline(Phase::Open, &config), None, "no heartbeat by default");
         let t1 = t0 + Duration::from_secs(3);
-        t.on_close_sent(t1);
-        assert_eq!(t.deadline(Phase::AwaitingClose, &config), Some(t1 + Duration::from_secs(10)));
-        assert_eq!(t.tick(t1 + Duration::from_secs(9), Phase::AwaitingClose, &config), None);
-        assert_eq!(t.tick(t1 + Duration::from_secs(10), Phase::AwaitingClose, &config), Some(Expired::Close));
-        t.on_awaiting_eof();
+        let closing = Phase::AwaitingClose(t1);
+        assert_eq!(t.deadline(closing, &config), Some(t1 + Duration::from_secs(10)));
+        assert_eq!(t.tick(t1 + Duration::from_secs(9), closing, &config), None);
+        assert_eq!(t.tick(t1 + Duration::from_secs(10), closing, &config), Some(Expired::Close));
+        t.on_awaiting_eof(&config);
         assert_eq!(t.deadline(Phase::AwaitingEof, &config), Some(t1 + Duration::from_secs(20)), "from the latest time");
     }
 }

@@ -207,22 +207,6 @@ fn heartbeat_pings_while_blocked_in_read_and_drops_a_silent_peer() {
 }
 
 #[test]
-fn handshake_timeout_answers_408() {
-    let (url, handle) = server(|tcp| {
-        WebSocket::accept(tcp, config(|c| c.handshake_timeout = Some(Duration::from_millis(100)))).map(|_| ())
-    });
-    let mut raw = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).unwrap();
-    raw.write_all(b"GET / HTTP/1.1\r\n").unwrap();
-    match handle.join().unwrap() {
-        Err(AdapterError::Closed(closed)) => assert_eq!(closed.failure, Some(wsmachine::Failure::HandshakeTimeout)),
-        other => panic!("unexpected {other:?}"),
-    }
-    let mut got = Vec::new();
-    raw.read_to_end(&mut got).unwrap();
-    assert!(got.starts_with(b"HTTP/1.1 408"), "{}", String::from_utf8_lossy(&got));
-}
-
-#[test]
 fn rejection_reaches_the_client_with_its_headers_rfc6455_4_1() {
     let (url, handle) = server(|tcp| {
         WebSocket::accept_with(tcp, Config::default(), |req: &Request<'_>| {

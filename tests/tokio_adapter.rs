@@ -162,25 +162,6 @@ async fn peer_that_vanishes_ends_with_an_error_rfc6455_7_1_5() {
 }
 
 #[tokio::test]
-async fn protocol_error_fails_the_connection_with_1002_rfc6455_7_1_7() {
-    let (a, mut b) = tokio::io::duplex(64 << 10);
-    let server = tokio::spawn(WebSocket::accept(a, Config::default()));
-    b.write_all(HANDSHAKE).await.unwrap();
-    let mut server = server.await.unwrap().unwrap();
-    // An unmasked frame from a client (RFC 6455 §5.1).
-    b.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap();
-    match timeout(LIMIT, server.next()).await.unwrap().unwrap() {
-        Err(AdapterError::Closed(closed)) => assert_eq!(closed.code, CloseCode::PROTOCOL_ERROR),
-        other => panic!("unexpected {other:?}"),
-    }
-    // What the peer got: the 101, then a Close with 1002, then EOF.
-    let mut got = Vec::new();
-    timeout(LIMIT, b.read_to_end(&mut got)).await.unwrap().unwrap();
-    let frames = &got[got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
-    assert_eq!(&frames[..4], &[0x88, frames[1], 0x03, 0xea], "{frames:?}");
-}
-
-#[tokio::test]
 async fn server_decides_and_rejects_with_any_status_rfc6455_4_2_2() {
     let (a, b) = tokio::io::duplex(64 << 10);
     let server = tokio::spawn(WebSocket::accept_with(b, Config::default(), |req: &Request<'_>| {
@@ -216,21 +197,6 @@ async fn subprotocol_is_negotiated() {
     let client = WebSocket::client(request, Config::default(), a).await.unwrap();
     assert_eq!(client.connection().protocol(), Some("chat"));
     assert_eq!(server.await.unwrap().unwrap().connection().protocol(), Some("chat"));
-}
-
-#[tokio::test]
-async fn handshake_timeout_answers_408() {
-    let (a, mut b) = tokio::io::duplex(64 << 10);
-    let config = config(|c| c.handshake_timeout = Some(Duration::from_millis(100)));
-    let server = tokio::spawn(WebSocket::accept(a, config));
-    b.write_all(b"GET / HTTP/1.1\r\n").await.unwrap(); // and nothing more
-    match timeout(LIMIT, server).await.unwrap().unwrap() {
-        Err(AdapterError::Closed(closed)) => assert_eq!(closed.failure, Some(wsmachine::Failure::HandshakeTimeout)),
-        other => panic!("unexpected {:?}", other.map(|_| ())),
-    }
-    let mut got = Vec::new();
-    timeout(LIMIT, b.read_to_end(&mut got)).await.unwrap().unwrap();
-    assert!(got.starts_with(b"HTTP/1.1 408"), "{}", String::from_utf8_lossy(&got));
 }
 
 #[tokio::test]

@@ -24,7 +24,11 @@
 //!   by its input. Never on both ends of one connection: two peers that each
 //!   queued more than the limit and each stopped reading would wait for each
 //!   other forever. Without it, the application watches the length of
-//!   [`Connection::output_buffer`] itself.
+//!   [`Connection::output_buffer`] itself. This is why it is off by default
+//!   while the tokio adapter bounds its output at
+//!   [`DEFAULT_MAX_BUFFERED`](super::DEFAULT_MAX_BUFFERED) by default: it
+//!   makes the *sender* wait and keeps reading, which cannot deadlock two
+//!   peers.
 //! - **Time**: the poll timeout is the earliest [`Connection::poll_timeout`];
 //!   every connection whose deadline passed gets [`Connection::handle_timeout`].
 //!   Deadlines are kept in order (a `BTreeSet`), so a turn costs what its

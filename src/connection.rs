@@ -762,7 +762,7 @@ impl Connection {
         if self.role == Role::Server || self.life.eof {
             self.life.transport_closable = true;
         } else {
-            self.timers.on_awaiting_eof(&self.config);
+            self.timers.on_awaiting_eof(self.send.close_sent_at, &self.config);
         }
         Some(Raw::Closed)
     }

@@ -117,10 +117,12 @@ impl Timers {
     }
 
     /// A client finished the closing handshake: the server should close the
-    /// transport within the close timeout, from the latest time given.
-    pub(crate) fn on_awaiting_eof(&mut self, config: &Config) {
+    /// transport within the close timeout, from the latest time given
+    /// (`close_sent_at`, when we closed first, is one: `Sender::close` took it).
+    pub(crate) fn on_awaiting_eof(&mut self, close_sent_at: Option<Instant>, config: &Config) {
+        let now = close_sent_at.map_or(self.now, |t| self.advance(t));
         self.awaiting_pong = false;
-        self.deadline = config.close_timeout.map(|t| self.now + t);
+        self.deadline = config.close_timeout.map(|t| now + t);
     }
 
     /// Records `now` and returns the timer of `phase` that expired, if any.
@@ -208,7 +210,7 @@ mod tests {
         assert_eq!(t.deadline(closing, &config), Some(t1 + Duration::from_secs(10)));
         assert_eq!(t.tick(t1 + Duration::from_secs(9), closing, &config), None);
         assert_eq!(t.tick(t1 + Duration::from_secs(10), closing, &config), Some(Expired::Close));
-        t.on_awaiting_eof(&config);
+        t.on_awaiting_eof(None, &config);
         assert_eq!(t.deadline(Phase::AwaitingEof, &config), Some(t1 + Duration::from_secs(20)), "from the latest time");
     }
 }

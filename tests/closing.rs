@@ -150,6 +150,22 @@ fn rfc6455_7_4_2_iana_codes_1012_to_1014_are_sent_and_received() {
     }
 }
 
+/// §7.1.1 and the close timeout: a client that closed at `now` and got the
+/// server's reply waits for the server's EOF the close timeout from the
+/// latest time it was given, here the `now` of its `close` (no
+/// `handle_timeout` since it was created).
+#[test]
+fn client_eof_wait_counts_from_the_time_given_to_close() {
+    let (mut client, mut server) = pair();
+    let t5 = t0() + Duration::from_secs(5);
+    client.sender().close(t5, CloseCode::NORMAL, "").unwrap();
+    transfer(&mut client, &mut server);
+    events(&mut server);
+    transfer(&mut server, &mut client);
+    assert!(matches!(events(&mut client).as_slice(), [Ev::Closed { clean: true, .. }]));
+    assert_eq!(client.poll_timeout(), Some(t5 + Duration::from_secs(10)), "not from t0");
+}
+
 /// §7.1.5: EOF without a Close is 1006, not clean; complete frames before it still count.
 #[test]
 fn rfc6455_7_1_5_eof_without_close_is_1006() {

@@ -125,9 +125,8 @@ impl Input {
     ///
     /// Kept in one piece, on one mutable slice, and always inlined into
     /// `poll_event_with_sender`: split into a parse and a separate call to
-    /// consume and unmask, a server's receive of 16 B messages was 1.2x
-    /// slower (binary) and 1.15x (text) in alternating A/B runs
-    /// (`benches/receive.rs`).
+    /// consume and unmask, a server's binary receive of 16 B messages was
+    /// 1.2x slower in alternating A/B runs (`benches/receive.rs`).
     #[inline(always)]
     pub(crate) fn take_whole_frame(&mut self, masked: bool, limit: usize) -> Option<(u8, Range<usize>)> {
         let buf = &mut self.buf[self.pos..self.end];

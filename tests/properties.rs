@@ -361,6 +361,9 @@ proptest! {
         bytes.extend_from_slice(&rest);
         conn.receive(&bytes);
         let evs = events(&mut conn);
-        prop_assert!(evs.len() <= 2, "{:?}", evs);
+        // `rest` may hold whole frames of its own (found by proptest: a
+        // Ping, an empty Binary, then a stray continuation): each event
+        // takes at least a 2-byte header, and the Closed comes last.
+        prop_assert!(evs.len() <= bytes.len() / 2 + 1, "{:?}", evs);
     }
 }

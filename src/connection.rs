@@ -15,6 +15,7 @@ use crate::close::{CloseCode, parse_close_payload};
 use crate::config::Config;
 use crate::error::{DecisionError, Failure, HandshakeError, Initiator, ProtocolError, RandomError};
 use crate::event::{Closed, Event, Fragment, Open};
+use crate::extension::{self, Agreed, Agreement};
 use crate::frame::OpCode;
 use crate::handshake::client::{ClientRequest, Response, check_response};
 use crate::handshake::server::{self, Accept, Reject, Request};
@@ -63,19 +64,13 @@ pub enum State {
 pub struct Established {
     role: Role,
     protocol: Option<String>,
-    #[cfg(feature = "deflate")]
-    deflate: Option<crate::deflate::DeflateParams>,
+    agreement: Agreement,
 }
 
 impl Established {
     /// A connection in `role`, with no subprotocol and no extension.
     pub fn new(role: Role) -> Self {
-        Established {
-            role,
-            protocol: None,
-            #[cfg(feature = "deflate")]
-            deflate: None,
-        }
+        Established { role, protocol: None, agreement: Agreement::default() }
     }
 
     /// The subprotocol the handshake chose (`Sec-WebSocket-Protocol`).
@@ -91,7 +86,7 @@ impl Established {
     /// [`Config::deflate`] (or its defaults).
     #[cfg(feature = "deflate")]
     pub fn deflate(mut self, params: crate::deflate::DeflateParams) -> Self {
-        self.deflate = Some(params);
+        self.agreement.deflate = Some(params);
         self
     }
 }
@@ -222,9 +217,8 @@ pub struct Connection {
     timers: Timers,
     life: Lifecycle,
     pings_sent: u32,
-    /// The permessage-deflate parameters, once agreed.
-    #[cfg(feature = "deflate")]
-    deflate: Option<crate::deflate::DeflateParams>,
+    /// What the handshake agreed about extensions (`extension.rs`).
+    agreement: Agreement,
 }
 
 /// The request a server waits to accept or reject: received, no decision
@@ -252,8 +246,7 @@ impl Connection {
             timers: Timers::new(now, handshake, &config),
             life: Lifecycle::default(),
             pings_sent: 0,
-            #[cfg(feature = "deflate")]
-            deflate: None,
+            agreement: Agreement::default(),
             config,
         }
     }
@@ -274,14 +267,10 @@ impl Connection {
         config: Config,
         random: impl RandomSource + 'static,
     ) -> Self {
-        #[cfg(feature = "deflate")]
-        let request = {
-            let mut request = request;
-            if let Some(d) = &config.deflate {
-                request.push_offer(d.offer());
-            }
-            request
-        };
+        let mut request = request;
+        for offer in extension::offers(&config) {
+            request.push_offer(offer);
+        }
         let masker = Some(Box::new(MaskingKeys::new(random)) as Box<MaskingKeys>);
         let mut conn = Connection::new(Role::Client, config, Stage::AwaitingRequest, masker, now);
         let mut key = [0u8; 16];
@@ -334,10 +323,8 @@ impl Connection {
         conn.recv.start_frames();
         conn.timers.on_open(now);
         conn.protocol = established.protocol;
-        #[cfg(feature = "deflate")]
-        if let Some(params) = established.deflate {
-            conn.enable_deflate(params);
-        }
+        let agreed = Agreed::from_agreement(established.agreement, &conn.config, conn.role == Role::Client);
+        conn.enable_extensions(agreed);
         conn
     }
 
@@ -592,24 +579,17 @@ impl Connection {
         let Stage::Client(hs) = &self.stage else {
             return None;
         };
-        let checked = check_response(&Response::new(&head), &hs.key, &hs.request);
-        #[cfg(feature = "deflate")]
-        let checked = checked.and_then(|protocol| {
-            let params = self.client_deflate(&Response::new(&head))?;
-            Ok((protocol, params))
+        let checked = check_response(&Response::new(&head), &hs.key, &hs.request).and_then(|protocol| {
+            let agreed = extension::check_response(&Response::new(&head), &self.config)?;
+            Ok((protocol, agreed))
         });
-        #[cfg(not(feature = "deflate"))]
-        let checked = checked.map(|protocol| (protocol, ()));
         self.head = Some(Box::new(head));
         match checked {
-            Ok((protocol, _deflate)) => {
+            Ok((protocol, agreed)) => {
                 // Bytes after the head are frames: keep them.
                 self.recv.input.consume(end);
                 self.protocol = protocol;
-                #[cfg(feature = "deflate")]
-                if let Some(params) = _deflate {
-                    self.enable_deflate(params);
-                }
+                self.enable_extensions(agreed);
                 self.stage = Stage::Done;
                 self.recv.start_frames();
                 self.send.status = SendStatus::Open;
@@ -652,50 +632,17 @@ impl Connection {
         }
     }
 
-    /// Client: the permessage-deflate parameters the server's response
-    /// agrees to, if it accepted our offer (RFC 7692 §7.1). A response to a
-    /// hand-written offer (with [`ClientRequest::extension`]) is checked
-    /// against the default policy.
-    #[cfg(feature = "deflate")]
-    fn client_deflate(&self, resp: &Response<'_>) -> Result<Option<crate::deflate::DeflateParams>, HandshakeError> {
-        use crate::deflate::{EXTENSION_NAME, check_response};
-        let mut accepted = resp
-            .headers()
-            .tokens("sec-websocket-extensions")
-            .map(crate::handshake::ExtensionOffer::new)
-            .filter(|e| e.name().eq_ignore_ascii_case(EXTENSION_NAME));
-        let Some(ext) = accepted.next() else { return Ok(None) };
-        if accepted.next().is_some() {
-            return Err(HandshakeError::InvalidExtension("permessage-deflate accepted twice".into()));
-        }
-        let policy = self.config.deflate.clone().unwrap_or_default();
-        check_response(&ext, &policy).map(Some).map_err(|e| HandshakeError::InvalidExtension(e.to_string()))
-    }
-
-    /// Turns on permessage-deflate with agreed `params`; compression level
-    /// and threshold come from [`Config::deflate`] (or its defaults).
-    #[cfg(feature = "deflate")]
-    fn enable_deflate(&mut self, params: crate::deflate::DeflateParams) {
-        let policy = self.config.deflate.clone().unwrap_or_default();
-        let (ours, theirs) = match self.role {
-            Role::Server => (
-                (params.server_max_window_bits, params.server_no_context_takeover),
-                (params.client_max_window_bits, params.client_no_context_takeover),
-            ),
-            Role::Client => (
-                (params.client_max_window_bits, params.client_no_context_takeover),
-                (params.server_max_window_bits, params.server_no_context_takeover),
-            ),
-        };
-        self.send.enable_deflate(policy.level, policy.threshold, ours.0, ours.1, policy.release_idle_contexts);
-        self.recv.enable_inflate(theirs.0, theirs.1, policy.release_idle_contexts);
-        self.deflate = Some(params);
+    /// Hands the agreed extension's transforms to the two halves.
+    pub(crate) fn enable_extensions(&mut self, agreed: Agreed) {
+        self.send.set_encoder(agreed.encoder);
+        self.recv.set_decoder(agreed.decoder);
+        self.agreement = agreed.agreement;
     }
 
     /// The permessage-deflate parameters, if it was negotiated.
     #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
-        self.deflate
+        self.agreement.deflate
     }
 
     fn limits(&self) -> Limits {
@@ -769,17 +716,7 @@ impl Connection {
 
     /// Turns a raw event into one that borrows the connection's buffers.
     fn view(&mut self, raw: Raw) -> Option<(Event<'_>, Sender<'_>)> {
-        let Connection {
-            recv,
-            send,
-            life,
-            head,
-            protocol,
-            role,
-            #[cfg(feature = "deflate")]
-            deflate,
-            ..
-        } = self;
+        let Connection { recv, send, life, head, protocol, role, agreement, .. } = self;
         let payload = |p: &Payload| -> &[u8] {
             match p {
                 Payload::Input(r) => recv.input.get(r.clone()),
@@ -794,8 +731,7 @@ impl Connection {
                 protocol: protocol.as_deref(),
                 head: head.as_deref(),
                 client: *role == Role::Client,
-                #[cfg(feature = "deflate")]
-                deflate: *deflate,
+                agreement: *agreement,
             }),
             // Checked as it arrived, piece by piece.
             Raw::Text(Payload::Text) => Event::Text(&recv.text),
@@ -829,21 +765,16 @@ impl Connection {
         if accept.extension_response().is_some() {
             return Err(DecisionError::InvalidHeader("Sec-WebSocket-Extensions".into()));
         }
-        // permessage-deflate: the first offer our policy can accept (RFC 7692 §7.1).
-        #[cfg(feature = "deflate")]
-        let deflate =
-            self.config.deflate.as_ref().and_then(|policy| crate::deflate::accept_first(head.extensions(), policy));
-        #[cfg(feature = "deflate")]
-        let accept = match &deflate {
-            Some(a) => accept.extensions(a.response.clone()),
+        // Extensions: what our configuration accepts among the offers
+        // (permessage-deflate: the first acceptable one, RFC 7692 §7.1).
+        let mut agreed = extension::accept(&head, &self.config);
+        let accept = match agreed.response.take() {
+            Some(response) => accept.extensions(response),
             None => accept,
         };
         // Nothing is written unless every check passes.
         self.send.out.extend_with(|out| server::write_accept(out, &head, &accept))?;
-        #[cfg(feature = "deflate")]
-        if let Some(a) = deflate {
-            self.enable_deflate(a.params);
-        }
+        self.enable_extensions(agreed);
         self.protocol = accept.selected_protocol().map(str::to_owned);
         self.stage = Stage::Done;
         self.recv.start_frames();

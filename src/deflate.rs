@@ -39,7 +39,10 @@ use core::fmt;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
+use crate::error::ProtocolError;
+use crate::extension::{Decoder, Encoder};
 use crate::handshake::ExtensionOffer;
+use crate::message::MessageKind;
 
 /// The extension's registered name.
 pub const EXTENSION_NAME: &str = "permessage-deflate";
@@ -294,6 +297,119 @@ pub fn check_response(
         server_max_window_bits: server_bits,
         client_max_window_bits: client_bits,
     })
+}
+
+/// The transforms that carry out `params` for one side (`client` or
+/// server) under our `policy` (its level, threshold and memory release):
+/// our compressor uses our window and takeover, the decompressor the peer's.
+pub(crate) fn transforms(
+    params: &DeflateParams,
+    policy: &DeflateConfig,
+    client: bool,
+) -> (Box<dyn Encoder>, Box<dyn Decoder>) {
+    let server = (params.server_max_window_bits, params.server_no_context_takeover);
+    let client_side = (params.client_max_window_bits, params.client_no_context_takeover);
+    let (ours, theirs) = if client { (client_side, server) } else { (server, client_side) };
+    let encoder = DeflateEncoder {
+        level: policy.level,
+        threshold: policy.threshold,
+        window_bits: ours.0,
+        no_context_takeover: ours.1,
+        release: policy.release_idle_contexts && ours.1,
+        deflater: None,
+        scratch: Vec::new(),
+    };
+    let decoder = InflateDecoder {
+        window_bits: theirs.0,
+        no_context_takeover: theirs.1,
+        release: policy.release_idle_contexts && theirs.1,
+        inflater: None,
+    };
+    (Box::new(encoder), Box::new(decoder))
+}
+
+/// The RSV1 bit as in a frame header's `rsv`: a compressed message (§6).
+const RSV1: u8 = 0b100;
+
+/// Compresses this side's messages (§7.2.1).
+#[derive(Debug)]
+struct DeflateEncoder {
+    level: u32,
+    /// Messages shorter than this are sent as they are.
+    threshold: usize,
+    window_bits: u8,
+    no_context_takeover: bool,
+    /// Free the compressor after each message (it keeps no history).
+    release: bool,
+    /// Created on the first compressed message.
+    deflater: Option<Box<Deflater>>,
+    /// The last compressed message, its buffer reused.
+    scratch: Vec<u8>,
+}
+
+impl Encoder for DeflateEncoder {
+    #[inline]
+    fn encodes(&self, _kind: MessageKind, len: usize) -> bool {
+        len >= self.threshold
+    }
+
+    fn encode(&mut self, message: &[u8]) -> (&[u8], u8) {
+        let (level, bits, reset) = (self.level, self.window_bits, self.no_context_takeover);
+        let deflater = self.deflater.get_or_insert_with(|| Box::new(Deflater::new(level, bits, reset)));
+        self.scratch.clear();
+        deflater.compress(message, &mut self.scratch);
+        if self.release {
+            self.deflater = None;
+        }
+        (&self.scratch, RSV1)
+    }
+
+    fn shrink(&mut self) {
+        self.scratch = Vec::new();
+    }
+
+    fn capacity(&self) -> usize {
+        self.scratch.capacity()
+    }
+}
+
+/// Inflates the peer's compressed messages (§7.2.2).
+#[derive(Debug)]
+struct InflateDecoder {
+    /// The peer's window.
+    window_bits: u8,
+    /// The peer resets its context after each message.
+    no_context_takeover: bool,
+    /// Free the decompressor after each message (it keeps no history).
+    release: bool,
+    /// Created on the first compressed message.
+    inflater: Option<Box<Inflater>>,
+}
+
+impl Decoder for InflateDecoder {
+    fn rsv(&self) -> u8 {
+        RSV1
+    }
+
+    fn decode(
+        &mut self,
+        piece: &[u8],
+        end: bool,
+        empty: bool,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), ProtocolError> {
+        let (bits, reset) = (self.window_bits, self.no_context_takeover);
+        let inflater = self.inflater.get_or_insert_with(|| Box::new(Inflater::new(bits, reset)));
+        inflater.inflate(piece, end, empty, out, limit).map_err(|e| match e {
+            InflateError::TooBig { len } => ProtocolError::MessageTooLarge { len, limit },
+            InflateError::Corrupt => ProtocolError::InvalidCompressedData,
+        })?;
+        if end && self.release {
+            self.inflater = None;
+        }
+        Ok(())
+    }
 }
 
 /// Compresses messages for one direction.

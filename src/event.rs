@@ -66,8 +66,8 @@ pub struct Open<'a> {
     pub(crate) protocol: Option<&'a str>,
     pub(crate) head: Option<&'a Head>,
     pub(crate) client: bool,
-    #[cfg(feature = "deflate")]
-    pub(crate) deflate: Option<crate::deflate::DeflateParams>,
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) agreement: crate::extension::Agreement,
 }
 
 impl<'a> Open<'a> {
@@ -90,7 +90,7 @@ impl<'a> Open<'a> {
     /// The permessage-deflate parameters, if it was negotiated.
     #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
-        self.deflate
+        self.agreement.deflate
     }
 }
 

@@ -140,6 +140,7 @@ mod connection;
 pub mod deflate;
 mod error;
 mod event;
+mod extension;
 mod frame;
 pub mod handshake;
 mod input;

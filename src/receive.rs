@@ -36,30 +36,11 @@ use core::ops::Range;
 
 use crate::Role;
 use crate::error::ProtocolError;
+use crate::extension::Decoder;
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
 use crate::input::{Input, Partial};
 use crate::message::MessageKind;
 use crate::utf8::{Utf8Error, Utf8Validator};
-
-#[cfg(feature = "deflate")]
-use crate::deflate::{InflateError, Inflater};
-
-/// permessage-deflate on the receiving side.
-#[cfg(feature = "deflate")]
-#[derive(Debug)]
-pub(crate) struct InflateState {
-    /// The peer's window bits.
-    bits: u8,
-    /// The peer resets its context after each message.
-    no_takeover: bool,
-    /// Free the decompressor after each message (it keeps no history).
-    release: bool,
-    /// Created on the first compressed message.
-    inflater: Option<Box<Inflater>>,
-}
-
-/// The RSV1 bit as in [`FrameHeader::rsv`]: a compressed message (RFC 7692 §6).
-const RSV1: u8 = 0b100;
 
 /// Size limits for the receiver, from [`Config`](crate::Config).
 #[derive(Clone, Copy, Debug)]
@@ -109,8 +90,9 @@ struct Frame {
     /// Uncompressed text: checked as UTF-8 as it arrives (unless it is a
     /// single-frame message that arrives whole).
     text: bool,
-    /// Part of a compressed message: the payload is inflated, not kept.
-    compressed: bool,
+    /// Part of a message the extension transformed: the payload is
+    /// decoded (inflated), not kept.
+    encoded: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -118,8 +100,8 @@ struct Message {
     kind: MessageKind,
     /// Payload bytes announced so far by the message's frame headers.
     len: u64,
-    /// RSV1 was set on its first frame (RFC 7692 §6.1).
-    compressed: bool,
+    /// Its first frame carried the extension's RSV bits (RFC 7692 §6.1).
+    encoded: bool,
 }
 
 /// The receiving half of a connection.
@@ -142,12 +124,10 @@ pub(crate) struct Receiver {
     frame: Option<Frame>,
     message: Option<Message>,
     utf8: Utf8Validator,
-    /// RSV bits that a negotiated extension gives meaning to.
+    /// The agreed extension's transform of incoming messages
+    /// (`extension.rs`); the RSV bits it gives meaning to.
+    decoder: Option<Box<dyn Decoder>>,
     rsv_allowed: u8,
-    /// permessage-deflate: the peer's window bits and context takeover,
-    /// and the decompressor, created on the first compressed message.
-    #[cfg(feature = "deflate")]
-    inflate: Option<InflateState>,
 }
 
 impl Receiver {
@@ -162,24 +142,16 @@ impl Receiver {
             frame: None,
             message: None,
             utf8: Utf8Validator::new(),
+            decoder: None,
             rsv_allowed: 0,
-            #[cfg(feature = "deflate")]
-            inflate: None,
         }
     }
 
-    /// permessage-deflate was negotiated: RSV1 marks compressed messages,
-    /// which the peer compressed with `window_bits`, resetting its context
-    /// after each message if `no_context_takeover`.
-    #[cfg(feature = "deflate")]
-    pub(crate) fn enable_inflate(&mut self, window_bits: u8, no_context_takeover: bool, release_idle: bool) {
-        self.rsv_allowed = RSV1;
-        self.inflate = Some(InflateState {
-            bits: window_bits,
-            no_takeover: no_context_takeover,
-            release: release_idle && no_context_takeover,
-            inflater: None,
-        });
+    /// An extension was agreed: its RSV bits mark the messages its decoder
+    /// transforms from now on.
+    pub(crate) fn set_decoder(&mut self, decoder: Option<Box<dyn Decoder>>) {
+        self.rsv_allowed = decoder.as_ref().map_or(0, |d| d.rsv());
+        self.decoder = decoder;
     }
 
     /// Frames are read from now on: a server unmasks input ahead of the
@@ -264,8 +236,7 @@ impl Receiver {
             };
             let kind = message.kind;
             let fin = complete && frame.fin;
-            #[cfg(feature = "deflate")]
-            if frame.compressed {
+            if frame.encoded {
                 let range = self.take_ready(&mut frame);
                 if !complete {
                     self.frame = Some(frame);
@@ -276,7 +247,7 @@ impl Receiver {
                     }
                     return Ok(None);
                 }
-                self.inflate_range(range, fin, message.len == 0, kind, limits)?;
+                self.decode_range(range, fin, message.len == 0, kind, limits)?;
                 if limits.streaming {
                     if fin {
                         self.end_message()?;
@@ -372,13 +343,13 @@ impl Receiver {
     /// Checks a new frame header against the role, the message in progress
     /// and the limits (RFC 6455 §5.1, §5.2, §5.4, §5.5).
     fn begin_frame(&mut self, h: &FrameHeader, limits: Limits) -> Result<Frame, ProtocolError> {
-        // RSV1 (with permessage-deflate) only on the first frame of a data
-        // message (RFC 7692 §6.1); other bits never.
+        // An agreed extension's bits only on the first frame of a data
+        // message (RFC 7692 §6.1); other bits never (RFC 6455 §5.2).
         let first_data = matches!(h.opcode, OpCode::Text | OpCode::Binary);
-        if h.rsv & !self.rsv_allowed != 0 || (h.rsv & RSV1 != 0 && !first_data) {
+        if h.rsv & !self.rsv_allowed != 0 || (h.rsv != 0 && !first_data) {
             return Err(ProtocolError::ReservedBits(h.rsv));
         }
-        let compressed_start = h.rsv & RSV1 != 0;
+        let encoded_start = h.rsv != 0;
         match (self.role, h.mask.is_some()) {
             (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
             (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
@@ -392,7 +363,7 @@ impl Receiver {
             ready: 0,
             in_place: false,
             text: false,
-            compressed: false,
+            encoded: false,
         };
         if h.opcode.is_control() {
             if !h.fin {
@@ -409,14 +380,14 @@ impl Receiver {
             (op, Some(_)) => return Err(ProtocolError::ExpectedContinuation(op)),
             (op, None) => {
                 self.utf8.reset();
-                frame.in_place = h.fin && !limits.streaming && !compressed_start;
+                frame.in_place = h.fin && !limits.streaming && !encoded_start;
                 let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
-                Message { kind, len: 0, compressed: compressed_start }
+                Message { kind, len: 0, encoded: encoded_start }
             }
         };
         let len = message.len.saturating_add(h.payload_len);
-        // The message limit applies to a compressed message once inflated.
-        if !limits.streaming && !message.compressed {
+        // The message limit applies to a transformed message once decoded.
+        if !limits.streaming && !message.encoded {
             if h.payload_len > limits.max_frame as u64 {
                 return Err(ProtocolError::FrameTooLarge { len: h.payload_len, limit: limits.max_frame });
             }
@@ -424,11 +395,11 @@ impl Receiver {
                 return Err(ProtocolError::MessageTooLarge { len, limit: limits.max_message });
             }
         }
-        if !limits.streaming && message.compressed && h.payload_len > limits.max_frame as u64 {
+        if !limits.streaming && message.encoded && h.payload_len > limits.max_frame as u64 {
             return Err(ProtocolError::FrameTooLarge { len: h.payload_len, limit: limits.max_frame });
         }
-        frame.compressed = message.compressed;
-        frame.text = message.kind == MessageKind::Text && !message.compressed;
+        frame.encoded = message.encoded;
+        frame.text = message.kind == MessageKind::Text && !message.encoded;
         self.message = Some(Message { len, ..message });
         Ok(frame)
     }
@@ -443,12 +414,11 @@ impl Receiver {
         frame.ready = available;
     }
 
-    /// Inflates a compressed message's payload bytes (`buf[range]`) into
-    /// `assembled`, checking text as UTF-8 as it is produced. Inflated bytes
-    /// count against `max_message_size` as they are produced (in streaming
-    /// mode: the bytes of each delivered piece).
-    #[cfg(feature = "deflate")]
-    fn inflate_range(
+    /// Decodes (inflates) a transformed message's payload bytes
+    /// (`buf[range]`) into `assembled`, checking text as UTF-8 as it is
+    /// produced. Decoded bytes count against `max_message_size` as they are
+    /// produced (in streaming mode: the bytes of each delivered piece).
+    fn decode_range(
         &mut self,
         range: Range<usize>,
         end: bool,
@@ -456,26 +426,17 @@ impl Receiver {
         kind: MessageKind,
         limits: Limits,
     ) -> Result<(), ProtocolError> {
-        let Some(state) = self.inflate.as_mut() else {
-            return Err(ProtocolError::ReservedBits(RSV1));
+        // begin_frame let the RSV bits through only with a decoder.
+        let Some(decoder) = self.decoder.as_mut() else {
+            return Err(ProtocolError::ReservedBits(self.rsv_allowed));
         };
-        let (bits, no_takeover) = (state.bits, state.no_takeover);
-        let inflater = state.inflater.get_or_insert_with(|| Box::new(Inflater::new(bits, no_takeover)));
         if self.assembled_taken || limits.streaming {
             self.assembled.clear();
             self.assembled_taken = false;
         }
         let start = self.assembled.len();
         let empty = empty && end && range.is_empty();
-        inflater.inflate(self.input.get(range), end, empty, &mut self.assembled, limits.max_message).map_err(|e| {
-            match e {
-                InflateError::TooBig { len } => ProtocolError::MessageTooLarge { len, limit: limits.max_message },
-                InflateError::Corrupt => ProtocolError::InvalidCompressedData,
-            }
-        })?;
-        if end && state.release {
-            state.inflater = None;
-        }
+        decoder.decode(self.input.get(range), end, empty, &mut self.assembled, limits.max_message)?;
         if kind == MessageKind::Text {
             self.utf8.feed(&self.assembled[start..]).map_err(invalid_utf8)?;
         }

@@ -20,29 +20,12 @@ use std::time::Instant;
 
 use crate::close::{CloseCode, validate_outgoing};
 use crate::error::{Initiator, SendError, SendToError};
+use crate::extension::Encoder;
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 use crate::message::{MessageKind, PreparedMessage};
 use crate::output::Output;
 use crate::random::MaskingKeys;
 use crate::utf8::Utf8Validator;
-
-#[cfg(feature = "deflate")]
-use crate::deflate::Deflater;
-
-/// How this side compresses messages, once permessage-deflate is agreed.
-#[cfg(feature = "deflate")]
-struct Compression {
-    level: u32,
-    threshold: usize,
-    window_bits: u8,
-    no_context_takeover: bool,
-    /// Free the compressor after each message (it keeps no history).
-    release: bool,
-    /// Created on the first compressed message.
-    deflater: Option<Box<Deflater>>,
-    /// Reused for each compressed message.
-    scratch: Vec<u8>,
-}
 
 /// Whether frames may be sent, and if not, why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,8 +53,8 @@ pub(crate) struct SendSide {
     stream_utf8: Utf8Validator,
     /// Where in `out` the latest automatic Pong is, while none of it is taken.
     auto_pong: Option<Range<usize>>,
-    #[cfg(feature = "deflate")]
-    compression: Option<Box<Compression>>,
+    /// The agreed extension's transform of outgoing messages (`extension.rs`).
+    encoder: Option<Box<dyn Encoder>>,
 }
 
 impl core::fmt::Debug for SendSide {
@@ -96,49 +79,25 @@ impl SendSide {
             stream: None,
             stream_utf8: Utf8Validator::new(),
             auto_pong: None,
-            #[cfg(feature = "deflate")]
-            compression: None,
+            encoder: None,
         }
     }
 
-    /// permessage-deflate was agreed: compress messages of `threshold` bytes
-    /// or more at `level`, with `window_bits`, resetting the context after
-    /// each message if `no_context_takeover`.
-    #[cfg(feature = "deflate")]
-    pub(crate) fn enable_deflate(
-        &mut self,
-        level: u32,
-        threshold: usize,
-        window_bits: u8,
-        no_context_takeover: bool,
-        release_idle: bool,
-    ) {
-        self.compression = Some(Box::new(Compression {
-            level,
-            threshold,
-            window_bits,
-            no_context_takeover,
-            release: release_idle && no_context_takeover,
-            deflater: None,
-            scratch: Vec::new(),
-        }));
+    /// An extension was agreed: its encoder transforms messages from now on.
+    pub(crate) fn set_encoder(&mut self, encoder: Option<Box<dyn Encoder>>) {
+        self.encoder = encoder;
     }
 
-    /// Heap bytes held by the output and compression buffers (not the compressor).
+    /// Heap bytes held by the output and the encoder's buffers (not a compressor).
     pub(crate) fn capacity(&self) -> usize {
-        #[cfg(feature = "deflate")]
-        let scratch = self.compression.as_ref().map_or(0, |c| c.scratch.capacity());
-        #[cfg(not(feature = "deflate"))]
-        let scratch = 0;
-        self.out.capacity() + scratch
+        self.out.capacity() + self.encoder.as_ref().map_or(0, |e| e.capacity())
     }
 
     /// Releases output memory that holds no data.
     pub(crate) fn shrink(&mut self) {
         self.out.release();
-        #[cfg(feature = "deflate")]
-        if let Some(c) = self.compression.as_mut() {
-            c.scratch = Vec::new();
+        if let Some(e) = self.encoder.as_mut() {
+            e.shrink();
         }
     }
 
@@ -212,47 +171,37 @@ impl SendSide {
         }
     }
 
-    /// Appends a whole message, compressed if permessage-deflate was agreed,
-    /// `compress` allows it and it is at least the threshold (RFC 7692 §6.1:
-    /// RSV1 on the first frame, the compressed payload split into frames).
+    /// Appends a whole message, transformed by the agreed extension if
+    /// `encode` allows it and the encoder wants this message (with
+    /// permessage-deflate, RFC 7692 §6.1: RSV1 on the first frame, the
+    /// compressed payload split into frames).
     #[inline]
-    fn write_message(&mut self, kind: MessageKind, payload: &[u8], compress: bool) {
-        #[cfg(feature = "deflate")]
-        if compress && self.compression.as_ref().is_some_and(|c| payload.len() >= c.threshold) {
-            self.write_compressed(kind, payload);
+    fn write_message(&mut self, kind: MessageKind, payload: &[u8], encode: bool) {
+        if encode && self.encoder.as_ref().is_some_and(|e| e.encodes(kind, payload.len())) {
+            self.write_encoded(kind, payload);
             return;
         }
-        let _ = compress;
         self.write_data(kind.opcode(), true, 0, payload);
     }
 
-    /// `write_message` of a message to compress.
-    #[cfg(feature = "deflate")]
-    fn write_compressed(&mut self, kind: MessageKind, payload: &[u8]) {
-        let Some(c) = self.compression.as_mut() else { return };
-        let deflater =
-            c.deflater.get_or_insert_with(|| Box::new(Deflater::new(c.level, c.window_bits, c.no_context_takeover)));
-        let mut scratch = core::mem::take(&mut c.scratch);
-        scratch.clear();
-        deflater.compress(payload, &mut scratch);
-        if c.release {
-            c.deflater = None;
-        }
-        self.write_data(kind.opcode(), true, 0b100, &scratch);
-        if let Some(c) = self.compression.as_mut() {
-            c.scratch = scratch;
-        }
+    /// `write_message` of a message the encoder transforms.
+    #[cold]
+    fn write_encoded(&mut self, kind: MessageKind, payload: &[u8]) {
+        // Taken out for the call, so that its output can be written while
+        // it lends it.
+        let Some(mut encoder) = self.encoder.take() else { return };
+        let (encoded, rsv) = encoder.encode(payload);
+        self.write_data(kind.opcode(), true, rsv, encoded);
+        self.encoder = Some(encoder);
     }
 
     /// Whether `write_message` would put this message on the wire as one
     /// frame with the payload unchanged: a server's (unmasked) frame, not
-    /// compressed, not split at `fragment_size`.
-    fn plain_frame(&self, len: usize, compress: bool) -> bool {
-        #[cfg(feature = "deflate")]
-        if compress && self.compression.as_ref().is_some_and(|c| len >= c.threshold) {
+    /// transformed, not split at `fragment_size`.
+    fn plain_frame(&self, kind: MessageKind, len: usize, encode: bool) -> bool {
+        if encode && self.encoder.as_ref().is_some_and(|e| e.encodes(kind, len)) {
             return false;
         }
-        let _ = compress;
         self.masker.is_none() && self.fragment_size.is_none_or(|n| len <= n)
     }
 
@@ -269,7 +218,7 @@ impl SendSide {
         compress: bool,
         transport: &mut W,
     ) -> io::Result<usize> {
-        if !self.pending().is_empty() || !self.plain_frame(payload.len(), compress) {
+        if !self.pending().is_empty() || !self.plain_frame(kind, payload.len(), compress) {
             self.write_message(kind, payload, compress);
             return self.write_pending_to(transport);
         }

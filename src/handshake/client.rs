@@ -149,8 +149,7 @@ impl ClientRequest {
         Ok(self)
     }
 
-    /// Adds an extension offer the connection itself negotiates (permessage-deflate).
-    #[cfg(feature = "deflate")]
+    /// Adds an extension offer the connection itself negotiates (`extension.rs`).
     pub(crate) fn push_offer(&mut self, offer: String) {
         self.extensions.push(offer);
     }

@@ -13,13 +13,13 @@ use std::time::Instant;
 
 use crate::close::{CloseCode, parse_close_payload};
 use crate::config::Config;
-use crate::error::{DecisionError, Failure, HandshakeError, Initiator, ProtocolError, RandomError};
+use crate::error::{DecisionError, Failure, Initiator, ProtocolError, RandomError};
 use crate::event::{Closed, Event, Fragment, Open};
-use crate::extension::{self, Agreed, Agreement};
+use crate::extension::{Agreed, Agreement};
 use crate::frame::OpCode;
-use crate::handshake::client::{ClientRequest, Response, check_response};
-use crate::handshake::server::{self, Accept, Reject, Request};
-use crate::handshake::{Head, HeadScanner};
+use crate::handshake::client::{ClientRequest, Response};
+use crate::handshake::opening::{Opening, Outcome};
+use crate::handshake::server::{Accept, Reject, Request};
 use crate::message::MessageKind;
 use crate::random::{MaskingKeys, OsRandom, RandomSource};
 use crate::receive::{Incoming, Limits, Payload, Receiver};
@@ -89,25 +89,6 @@ impl Established {
         self.agreement.deflate = Some(params);
         self
     }
-}
-
-/// Where the opening handshake is.
-#[derive(Debug)]
-enum Stage {
-    /// Client: request sent, waiting for the response.
-    Client(Box<ClientHandshake>),
-    /// Server: waiting for the request.
-    AwaitingRequest,
-    /// Server: request reported, waiting for the application's decision.
-    AwaitingDecision,
-    /// The handshake is over.
-    Done,
-}
-
-#[derive(Debug)]
-struct ClientHandshake {
-    request: ClientRequest,
-    key: [u8; 16],
 }
 
 /// How the connection ends, and what of that was reported.
@@ -204,11 +185,10 @@ enum Raw {
 pub struct Connection {
     role: Role,
     config: Config,
-    stage: Stage,
-    scanner: HeadScanner,
-    /// The handshake head, kept while an event may show it.
-    head: Option<Box<Head>>,
-    /// Drop `head` on the next poll (the event that showed it was delivered).
+    /// The opening handshake (`handshake/opening.rs`), done once OPEN.
+    opening: Opening,
+    /// Drop the handshake's head on the next poll (the event that showed it
+    /// was delivered).
     drop_head: bool,
     open_pending: bool,
     protocol: Option<String>,
@@ -221,23 +201,12 @@ pub struct Connection {
     agreement: Agreement,
 }
 
-/// The request a server waits to accept or reject: received, no decision
-/// yet, and the connection not closed meanwhile.
-fn awaiting_decision<'a>(stage: &Stage, head: Option<&'a Head>, life: &Lifecycle) -> Option<Request<'a>> {
-    match stage {
-        Stage::AwaitingDecision if life.closed.is_none() => head.map(Request::new),
-        _ => None,
-    }
-}
-
 impl Connection {
-    fn new(role: Role, config: Config, stage: Stage, masker: Option<Box<MaskingKeys>>, now: Instant) -> Self {
-        let handshake = !matches!(stage, Stage::Done);
+    fn new(role: Role, config: Config, opening: Opening, masker: Option<Box<MaskingKeys>>, now: Instant) -> Self {
+        let handshake = !opening.is_done();
         Connection {
             role,
-            stage,
-            scanner: HeadScanner::default(),
-            head: None,
+            opening,
             drop_head: false,
             open_pending: false,
             protocol: None,
@@ -267,23 +236,18 @@ impl Connection {
         config: Config,
         random: impl RandomSource + 'static,
     ) -> Self {
-        let mut request = request;
-        for offer in extension::offers(&config) {
-            request.push_offer(offer);
-        }
         let masker = Some(Box::new(MaskingKeys::new(random)) as Box<MaskingKeys>);
-        let mut conn = Connection::new(Role::Client, config, Stage::AwaitingRequest, masker, now);
+        let mut conn = Connection::new(Role::Client, config, Opening::server(), masker, now);
         let mut key = [0u8; 16];
         conn.send.random_bytes(&mut key);
-        conn.send.out.extend_with(|out| request.write(out, &key));
-        conn.stage = Stage::Client(Box::new(ClientHandshake { request, key }));
+        conn.opening = Opening::client(request, key, &conn.config, &mut conn.send.out);
         conn
     }
 
     /// A server waiting for a handshake request, created at `now` (the
     /// handshake timer starts).
     pub fn server(now: Instant, config: Config) -> Self {
-        Connection::new(Role::Server, config, Stage::AwaitingRequest, None, now)
+        Connection::new(Role::Server, config, Opening::server(), None, now)
     }
 
     /// A connection that is already OPEN at `now`, for when something else
@@ -318,13 +282,9 @@ impl Connection {
         config: Config,
         masker: Option<Box<MaskingKeys>>,
     ) -> Self {
-        let mut conn = Connection::new(established.role, config, Stage::Done, masker, now);
-        conn.send.status = SendStatus::Open;
-        conn.recv.start_frames();
-        conn.timers.on_open(now);
-        conn.protocol = established.protocol;
+        let mut conn = Connection::new(established.role, config, Opening::done(), masker, now);
         let agreed = Agreed::from_agreement(established.agreement, &conn.config, conn.role == Role::Client);
-        conn.enable_extensions(agreed);
+        conn.open(now, established.protocol, agreed);
         conn
     }
 
@@ -343,10 +303,10 @@ impl Connection {
         if self.life.closed.is_some() {
             return State::Closed;
         }
-        match (&self.stage, self.send.status) {
-            (Stage::Done, SendStatus::Closed(Initiator::Local)) => State::Closing,
-            (Stage::Done, _) => State::Open,
-            _ => State::Connecting,
+        match (self.opening.is_done(), self.send.status) {
+            (true, SendStatus::Closed(Initiator::Local)) => State::Closing,
+            (true, _) => State::Open,
+            (false, _) => State::Connecting,
         }
     }
 
@@ -495,7 +455,7 @@ impl Connection {
     /// OPEN or CLOSING with nothing but frames to report, in buffered mode.
     #[inline]
     fn plain_open(&self) -> bool {
-        matches!(self.stage, Stage::Done)
+        self.opening.is_done()
             && !self.drop_head
             && !self.open_pending
             && self.life.closed.is_none()
@@ -521,7 +481,7 @@ impl Connection {
     fn next_raw(&mut self) -> Option<Raw> {
         if self.drop_head {
             self.drop_head = false;
-            self.head = None;
+            self.opening.drop_head();
         }
         if self.open_pending {
             self.open_pending = false;
@@ -536,14 +496,10 @@ impl Connection {
             self.life.reported = true;
             return Some(Raw::Closed);
         }
-        match self.stage {
-            Stage::Client(_) => self.poll_response(),
-            Stage::AwaitingRequest => self.poll_request(),
-            // The client is gone before the decision: nobody to answer.
-            Stage::AwaitingDecision if self.life.eof => self.fail_now(HandshakeError::Eof.into()),
-            Stage::AwaitingDecision => None,
-            Stage::Done => self.poll_frames(),
+        if self.opening.is_done() {
+            return self.poll_frames();
         }
+        self.poll_opening()
     }
 
     /// Fails the connection and reports it now.
@@ -553,83 +509,37 @@ impl Connection {
         Some(Raw::Closed)
     }
 
-    /// The length of the handshake head if it is complete, or the error when
-    /// it cannot be: too large, or cut by end of file.
-    fn find_head(&mut self) -> Result<Option<usize>, HandshakeError> {
-        let buf = self.recv.input.data();
-        let limit = self.config.max_head_size;
-        match self.scanner.find_end(buf) {
-            Some(end) if end <= limit => Ok(Some(end)),
-            None if buf.len() <= limit && !self.life.eof => Ok(None),
-            None if buf.len() <= limit => Err(HandshakeError::Eof),
-            _ => Err(HandshakeError::HeadTooLarge { limit }),
-        }
-    }
-
-    /// Client: checks the server's response once it is complete (RFC 6455 §4.1).
-    fn poll_response(&mut self) -> Option<Raw> {
-        let end = match self.find_head() {
-            Ok(end) => end?,
-            Err(e) => return self.fail_now(e.into()),
-        };
-        let head = match Head::parse_response(&self.recv.input.data()[..end], self.config.max_headers) {
-            Ok(head) => head,
-            Err(e) => return self.fail_now(e.into()),
-        };
-        let Stage::Client(hs) = &self.stage else {
-            return None;
-        };
-        let checked = check_response(&Response::new(&head), &hs.key, &hs.request).and_then(|protocol| {
-            let agreed = extension::check_response(&Response::new(&head), &self.config)?;
-            Ok((protocol, agreed))
-        });
-        self.head = Some(Box::new(head));
-        match checked {
-            Ok((protocol, agreed)) => {
+    /// CONNECTING: what the opening handshake made of the received bytes.
+    fn poll_opening(&mut self) -> Option<Raw> {
+        let input = self.recv.input.data();
+        match self.opening.poll(input, self.life.eof, &self.config, &mut self.send.out)? {
+            Outcome::Request { len } => {
+                self.recv.input.consume(len);
+                Some(Raw::Request)
+            }
+            Outcome::Open { len, protocol, agreed } => {
                 // Bytes after the head are frames: keep them.
-                self.recv.input.consume(end);
-                self.protocol = protocol;
-                self.enable_extensions(agreed);
-                self.stage = Stage::Done;
-                self.recv.start_frames();
-                self.send.status = SendStatus::Open;
-                self.timers.on_open(self.timers.now());
+                self.recv.input.consume(len);
+                self.open(self.timers.now(), protocol, agreed);
                 self.drop_head = true;
                 Some(Raw::Open)
             }
-            Err(e @ HandshakeError::Rejected { .. }) => {
+            Outcome::Rejected(e) => {
                 self.life.fail(&mut self.send, e.into());
                 Some(Raw::Rejected)
             }
-            Err(e) => self.fail_now(e.into()),
+            Outcome::Failed(e) => self.fail_now(e.into()),
         }
     }
 
-    /// Server: parses and checks the request once it is complete (RFC 6455
-    /// §4.2.1); answers an invalid one with the right HTTP status.
-    fn poll_request(&mut self) -> Option<Raw> {
-        let parsed = self.find_head().and_then(|end| match end {
-            None => Ok(None),
-            Some(end) => {
-                let head = Head::parse_request(&self.recv.input.data()[..end], self.config.max_headers)?;
-                server::check_request(&Request::new(&head))?;
-                Ok(Some((head, end)))
-            }
-        });
-        match parsed {
-            Ok(None) => None,
-            Ok(Some((head, end))) => {
-                self.recv.input.consume(end);
-                self.head = Some(Box::new(head));
-                self.stage = Stage::AwaitingDecision;
-                Some(Raw::Request)
-            }
-            Err(HandshakeError::Eof) => self.fail_now(HandshakeError::Eof.into()),
-            Err(e) => {
-                self.send.out.extend_with(|out| server::write_error_response(out, &e));
-                self.fail_now(e.into())
-            }
-        }
+    /// The handshake is over (or there was none) at `now`: frames flow,
+    /// the heartbeat starts, the agreed extension's transforms take over.
+    fn open(&mut self, now: Instant, protocol: Option<String>, agreed: Agreed) {
+        self.protocol = protocol;
+        self.enable_extensions(agreed);
+        self.recv.start_frames();
+        self.send.status = SendStatus::Open;
+        self.timers.on_open(now);
     }
 
     /// Hands the agreed extension's transforms to the two halves.
@@ -716,7 +626,7 @@ impl Connection {
 
     /// Turns a raw event into one that borrows the connection's buffers.
     fn view(&mut self, raw: Raw) -> Option<(Event<'_>, Sender<'_>)> {
-        let Connection { recv, send, life, head, protocol, role, agreement, .. } = self;
+        let Connection { recv, send, life, opening, protocol, role, agreement, .. } = self;
         let payload = |p: &Payload| -> &[u8] {
             match p {
                 Payload::Input(r) => recv.input.get(r.clone()),
@@ -725,11 +635,11 @@ impl Connection {
             }
         };
         let event = match raw {
-            Raw::Request => Event::Request(Request::new(head.as_deref()?)),
-            Raw::Rejected => Event::Rejected(Response::new(head.as_deref()?)),
+            Raw::Request => Event::Request(Request::new(opening.head()?)),
+            Raw::Rejected => Event::Rejected(Response::new(opening.head()?)),
             Raw::Open => Event::Open(Open {
                 protocol: protocol.as_deref(),
-                head: head.as_deref(),
+                head: opening.head(),
                 client: *role == Role::Client,
                 agreement: *agreement,
             }),
@@ -752,34 +662,20 @@ impl Connection {
 
     /// The request waiting for [`accept`](Self::accept) or [`reject`](Self::reject).
     pub fn pending_request(&self) -> Option<Request<'_>> {
-        awaiting_decision(&self.stage, self.head.as_deref(), &self.life)
+        self.life.closed.is_none().then(|| self.opening.pending_request()).flatten()
     }
 
     /// Server: accepts the pending request at `now` (the heartbeat, if
     /// configured, counts from here); the connection is OPEN and an
-    /// [`Event::Open`] follows. The subprotocol must be one the client offered.
+    /// [`Event::Open`] follows. The subprotocol must be one the client
+    /// offered; extensions are negotiated by the connection (as
+    /// [`Config::deflate`] says), so `accept` must not name any.
     pub fn accept(&mut self, now: Instant, accept: Accept) -> Result<(), DecisionError> {
-        // As `pending_request`, borrowing only the fields it reads: the
-        // response is written into `self.send` while the request is borrowed.
-        let head = awaiting_decision(&self.stage, self.head.as_deref(), &self.life).ok_or(DecisionError::NoRequest)?;
-        if accept.extension_response().is_some() {
-            return Err(DecisionError::InvalidHeader("Sec-WebSocket-Extensions".into()));
+        if self.life.closed.is_some() {
+            return Err(DecisionError::NoRequest);
         }
-        // Extensions: what our configuration accepts among the offers
-        // (permessage-deflate: the first acceptable one, RFC 7692 §7.1).
-        let mut agreed = extension::accept(&head, &self.config);
-        let accept = match agreed.response.take() {
-            Some(response) => accept.extensions(response),
-            None => accept,
-        };
-        // Nothing is written unless every check passes.
-        self.send.out.extend_with(|out| server::write_accept(out, &head, &accept))?;
-        self.enable_extensions(agreed);
-        self.protocol = accept.selected_protocol().map(str::to_owned);
-        self.stage = Stage::Done;
-        self.recv.start_frames();
-        self.send.status = SendStatus::Open;
-        self.timers.on_open(now);
+        let (protocol, agreed) = self.opening.accept(accept, &self.config, &mut self.send.out)?;
+        self.open(now, protocol, agreed);
         self.open_pending = true;
         Ok(())
     }
@@ -789,8 +685,10 @@ impl Connection {
     /// written ([`should_close_transport`](Self::should_close_transport)).
     /// Starts no timer.
     pub fn reject(&mut self, reject: Reject) -> Result<(), DecisionError> {
-        self.pending_request().ok_or(DecisionError::NoRequest)?;
-        self.send.out.extend_with(|out| server::write_reject(out, &reject))?;
+        if self.life.closed.is_some() {
+            return Err(DecisionError::NoRequest);
+        }
+        self.opening.reject(&reject, &mut self.send.out)?;
         self.send.status = SendStatus::Closed(Initiator::Local);
         self.life.close(Closed {
             code: CloseCode::ABNORMAL,
@@ -888,9 +786,7 @@ impl Connection {
             };
             match expired {
                 Expired::Handshake => {
-                    if matches!(self.stage, Stage::AwaitingRequest) {
-                        let _ = self.send.out.extend_with(|out| server::write_reject(out, &Reject::status(408)));
-                    }
+                    self.opening.on_timeout(&mut self.send.out);
                     self.life.fail(&mut self.send, Failure::HandshakeTimeout);
                 }
                 Expired::Ping => {
@@ -908,13 +804,13 @@ impl Connection {
         if self.life.closed.is_some() {
             return if self.life.transport_closable { Phase::Done } else { Phase::AwaitingEof };
         }
-        match (&self.stage, self.send.status) {
-            (Stage::Done, SendStatus::Open) => Phase::Open,
-            (Stage::Done, SendStatus::Closed(Initiator::Local)) => {
+        match (self.opening.is_done(), self.send.status) {
+            (true, SendStatus::Open) => Phase::Open,
+            (true, SendStatus::Closed(Initiator::Local)) => {
                 Phase::AwaitingClose(self.send.close_sent_at.unwrap_or(self.timers.now()))
             }
-            (Stage::Done, _) => Phase::Done,
-            _ => Phase::Handshake,
+            (true, _) => Phase::Done,
+            (false, _) => Phase::Handshake,
         }
     }
 
@@ -931,6 +827,6 @@ impl Connection {
     /// Heap memory held by the connection's buffers and handshake head, in
     /// bytes (not counting the fixed `size_of::<Connection>()`).
     pub fn buffer_capacity(&self) -> usize {
-        self.recv.capacity() + self.send.capacity() + self.head.as_ref().map_or(0, |h| h.heap_size())
+        self.recv.capacity() + self.send.capacity() + self.opening.heap_size()
     }
 }

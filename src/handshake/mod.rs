@@ -6,6 +6,8 @@
 //! - `server.rs`: parse and check the request ([`Request`](crate::Request)),
 //!   then let the application accept or reject it
 //!   ([`Accept`](crate::Accept), [`Reject`](crate::Reject)).
+//! - `opening.rs`: the handshake as a [`Connection`](crate::Connection)
+//!   drives it, from the first byte to OPEN (or the failure).
 //!
 //! This module's public items are for a server that does the handshake
 //! without a [`Connection`](crate::Connection) and then runs a
@@ -20,6 +22,7 @@
 //! re-parsing CVE).
 
 pub(crate) mod client;
+pub(crate) mod opening;
 pub(crate) mod server;
 
 pub use server::{RequestHead, check_request, write_accept};

@@ -452,18 +452,18 @@ impl<S: Transport> WebSocket<S> {
         Ok(())
     }
 
+    /// Writes everything pending with the connection's write loop
+    /// ([`Connection::write_to`], the one every adapter uses). A blocking
+    /// transport says `WouldBlock` only when its write timeout expired:
+    /// that is reported as `TimedOut`.
     fn write_all_pending(&mut self) -> io::Result<()> {
         if self.ws.output_buffer().is_empty() {
             return Ok(());
         }
         self.apply_write_timeout()?;
-        while !self.ws.output_buffer().is_empty() {
-            match self.stream.write(self.ws.output_buffer()) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => self.ws.advance_output(n),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        self.ws.write_to(&mut self.stream)?;
+        if !self.ws.output_buffer().is_empty() {
+            return Err(io::Error::new(ErrorKind::TimedOut, "write timed out"));
         }
         self.stream.flush()
     }

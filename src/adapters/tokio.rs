@@ -322,6 +322,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
     }
 }
 
+/// An `AsyncWrite` seen as an [`io::Write`] for one poll, so that
+/// [`Connection::write_to`] is this adapter's write loop as it is the
+/// others': `Pending` becomes `WouldBlock`, with the task's waker
+/// registered by the stream. (A stream that returned `WouldBlock` as a
+/// ready error would break the contract of `AsyncWrite`, and here would
+/// leave the task without a wake-up, as it would anywhere.)
+struct PollIo<'a, 'b, S> {
+    io: Pin<&'a mut S>,
+    cx: &'a mut Context<'b>,
+}
+
+impl<S: AsyncWrite> io::Write for PollIo<'_, '_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.io.as_mut().poll_write(self.cx, buf) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self.io.as_mut().poll_write_vectored(self.cx, bufs) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.io.as_mut().poll_flush(self.cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     async fn handshake<D: Decide>(&mut self, decide: &mut D) -> Result<(), AdapterError> {
         let mut rejection: Option<Rejection> = None;
@@ -457,20 +491,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     /// Writes everything queued, then flushes the stream.
     fn poll_write_out(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<io::Result<()>> {
-        let mut progressed = false;
-        let result = loop {
-            if self.ws.output_buffer().is_empty() {
-                break Pin::new(&mut self.io).poll_flush(cx);
-            }
-            match Pin::new(&mut self.io).poll_write(cx, self.ws.output_buffer()) {
-                Poll::Ready(Ok(0)) => break Poll::Ready(Err(ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => {
-                    self.ws.advance_output(n);
-                    progressed = true;
-                }
-                Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
-                other => break other.map_ok(|_| ()),
-            }
+        let mut io = PollIo { io: Pin::new(&mut self.io), cx };
+        let (progressed, result) = match self.ws.write_to(&mut io) {
+            Err(e) => (false, Poll::Ready(Err(e))),
+            // `WouldBlock` from `PollIo` is `Pending`, its waker registered.
+            Ok(n) if !self.ws.output_buffer().is_empty() => (n > 0, Poll::Pending),
+            Ok(n) => (n > 0, io.io.as_mut().poll_flush(io.cx)),
         };
         let other = match side {
             Side::Read => Side::Write,

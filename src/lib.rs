@@ -111,7 +111,8 @@
 //! | file | RFC 6455 | what |
 //! |---|---|---|
 //! | `connection.rs` | §4, §5, §7 | the state machine and the caller's loop |
-//! | `handshake/` | §4 | client request and response check, server request check and decision |
+//! | `handshake/` | §4 | client request and response check, server request check and decision; `opening.rs` drives them for a connection |
+//! | `extension.rs` | §9 | the interface extensions implement: negotiation, and a transform for each direction |
 //! | `frame.rs` | §5.2 | frame header encode/decode |
 //! | `mask.rs` | §5.3 | word-at-a-time masking (widest SIMD chosen at run time with feature `simd-mask`, default) |
 //! | `input.rs` | §5.3 | the input buffer: room to read into, and a server's unmasking while copying in |
@@ -124,7 +125,7 @@
 //! | `config.rs` | | limits and their defaults |
 //! | `random.rs` | §5.3 | masking keys from a CSPRNG |
 //! | `error.rs`, `event.rs` | §7.1.7 | what the peer did, what the caller did; what the connection reports |
-//! | `deflate.rs` | RFC 7692 | permessage-deflate negotiation and compression (feature `deflate`, default) |
+//! | `deflate.rs` | RFC 7692 | permessage-deflate negotiation and compression, an extension (feature `deflate`, default) |
 //! | `adapters/` | | thin runtime adapters: `tokio`, `blocking`, `mio` (features of the same names) |
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455

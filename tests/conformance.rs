@@ -5,9 +5,9 @@
 //! connection end.
 //!
 //! Scenarios: echo (RFC 6455 §5.6), Ping (§5.5.2), clean close (§7.1.2),
-//! a protocol error (§7.1.7), a vanished peer (§7.1.5), the handshake
-//! timeout (408), a rejected request (§4.2.2), the heartbeat dropping a
-//! silent peer.
+//! a protocol error (§7.1.7), a vanished peer (§7.1.5), a reset transport,
+//! the handshake timeout (408), a rejected request (§4.2.2), the heartbeat
+//! dropping a silent peer, backpressure from a peer that stops reading.
 #![cfg(all(feature = "tokio", feature = "blocking", feature = "mio"))]
 
 mod common;
@@ -191,6 +191,9 @@ impl Adapter for Mio {
         let (report, ends) = mpsc::channel();
         std::thread::spawn(move || {
             let mut driver = Driver::new(Echo { report, refused: Vec::new() }).unwrap();
+            // The driver's read backpressure is opt-in (its docs say why);
+            // the suite turns it on at the bound the tokio adapter uses.
+            driver.set_max_buffered(Some(wsmachine::adapters::DEFAULT_MAX_BUFFERED));
             driver.listen(listener, config).unwrap();
             loop {
                 driver.turn(Some(Duration::from_millis(50))).unwrap();
@@ -321,6 +324,80 @@ fn vanished_peer<A: Adapter>() {
     assert_eq!(next.next(), [Ev::Text("still serving".into())]);
 }
 
+/// A transport reset under an open connection (the peer closes its socket
+/// with our echo unread, so its kernel answers with RST) ends the
+/// connection, uncleanly, and the server serves the next one.
+fn reset<A: Adapter>() {
+    let (addr, ends) = A::start(Config::default());
+    let mut peer = Peer::open(addr, "/");
+    peer.ws.sender().send_text("unread").unwrap();
+    peer.flush();
+    // Wait until the echo is in our receive queue, unread.
+    let mut byte = [0u8; 1];
+    assert_eq!(peer.tcp.peek(&mut byte).unwrap(), 1);
+    drop(peer);
+    match end(&ends) {
+        End::Failed(Some(Failure::UnexpectedEof)) | End::Io(ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {}
+        other => panic!("unexpected {other:?}"),
+    }
+    let mut next = Peer::open(addr, "/");
+    next.ws.sender().send_text("still serving").unwrap();
+    assert_eq!(next.next(), [Ev::Text("still serving".into())]);
+}
+
+/// Backpressure: a peer that sends without reading the echoes makes the
+/// server stop reading once its output is full, so the peer's writes stall
+/// long before the server has buffered all it sent; when the peer reads
+/// again, every echo arrives, in order.
+fn backpressure<A: Adapter>() {
+    const SIZE: usize = 16 << 10;
+    const CAP: usize = 4096; // 64 MiB: more than every buffer on the way
+    let (addr, _ends) = A::start(Config::default());
+    let mut peer = Peer::open(addr, "/");
+    peer.tcp.set_nonblocking(true).unwrap();
+    let message: Vec<u8> = (0..SIZE).map(|i| i as u8).collect();
+    let (mut sent, mut stalled_since) = (0usize, Instant::now());
+    while sent < CAP && stalled_since.elapsed() < Duration::from_millis(300) {
+        if peer.ws.output_buffer().len() < SIZE {
+            let mut m = message.clone();
+            m[..8].copy_from_slice(&(sent as u64).to_be_bytes());
+            peer.ws.sender().send_binary(&m).unwrap();
+            sent += 1;
+        }
+        match peer.ws.write_to(&mut peer.tcp) {
+            Ok(n) if n > 0 => stalled_since = Instant::now(),
+            Ok(_) => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(sent < CAP * 3 / 4, "the server kept reading: {sent} messages of {SIZE} bytes taken without a read");
+    // Read again: every echo comes back, in order, and the rest gets through.
+    let (mut echoed, deadline) = (0usize, Instant::now() + LIMIT);
+    while echoed < sent {
+        assert!(Instant::now() < deadline, "{echoed} of {sent} echoes");
+        match peer.ws.write_to(&mut peer.tcp) {
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+        match peer.ws.read_from(&mut peer.tcp) {
+            Ok(0) => panic!("the server closed after {echoed} echoes"),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => panic!("{e}"),
+        }
+        for ev in events(&mut peer.ws) {
+            match ev {
+                Ev::Binary(data) => {
+                    assert_eq!(data.len(), SIZE);
+                    assert_eq!(data[..8], (echoed as u64).to_be_bytes(), "echoes in order");
+                    echoed += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}
+
 /// §4.2.1 and the handshake timeout: a request still incomplete when it
 /// runs out is answered 408 and the transport closed.
 fn handshake_timeout<A: Adapter>() {
@@ -394,6 +471,11 @@ macro_rules! suite {
             }
 
             #[test]
+            fn reset_transport() {
+                reset::<$adapter>();
+            }
+
+            #[test]
             fn handshake_timeout_408_rfc6455_4_2_1() {
                 handshake_timeout::<$adapter>();
             }
@@ -406,6 +488,11 @@ macro_rules! suite {
             #[test]
             fn silent_peer_dropped_by_the_heartbeat() {
                 silent_peer::<$adapter>();
+            }
+
+            #[test]
+            fn backpressure_from_a_peer_that_stops_reading() {
+                backpressure::<$adapter>();
             }
         }
     };

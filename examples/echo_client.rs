@@ -32,10 +32,19 @@ fn run(url: &str, messages: &[String], deflate: bool) -> Result<(), Box<dyn std:
     }
     ws.flush()?;
     for expected in messages {
-        match ws.read()? {
-            Message::Text(text) if &text == expected => println!("{text}"),
-            other => return Err(format!("unexpected {other:?}").into()),
+        // Pings and Pongs may come at any time (the connection answers
+        // Pings itself, RFC 6455 §5.5.2): only data messages are echoes.
+        let text = loop {
+            match ws.read()? {
+                Message::Ping(_) | Message::Pong(_) => continue,
+                Message::Text(text) => break text,
+                other => return Err(format!("unexpected {other:?}").into()),
+            }
+        };
+        if &text != expected {
+            return Err(format!("echo {text:?} differs from {expected:?}").into());
         }
+        println!("{text}");
     }
     ws.close(CloseCode::NORMAL, "done")?;
     loop {

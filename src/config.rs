@@ -82,10 +82,9 @@ pub struct Config {
     /// payload inflates to is bounded by `max_message_size`, so a compression
     /// bomb still cannot allocate beyond it.
     pub streaming: bool,
-    /// Time allowed for the opening handshake, from the first
-    /// [`handle_timeout`](crate::Connection::handle_timeout) call until the
-    /// connection is open (a server waits for the request *and* for the
-    /// application's decision). Default: 10 s.
+    /// Time allowed for the opening handshake, from the `now` the
+    /// connection was created at until it is open (a server waits for the
+    /// request *and* for the application's decision). Default: 10 s.
     pub handshake_timeout: Option<Duration>,
     /// Send a Ping when nothing has been received for this long (heartbeat).
     /// Default: `None`.
@@ -94,9 +93,24 @@ pub struct Config {
     /// clean) when no Pong arrives within this time. Default: 20 s. Only used
     /// with [`ping_interval`](Self::ping_interval).
     pub pong_timeout: Duration,
+    /// While open, fail the connection ([`Failure::WriteTimeout`](crate::Failure::WriteTimeout),
+    /// close code 1006) when output waits and the transport takes none of it
+    /// for this long: the peer stopped reading (its receive window closed),
+    /// even if it still sends, so neither the heartbeat nor the
+    /// application's messages would notice. The output is then dropped.
+    /// Progress is seen at [`handle_timeout`](crate::Connection::handle_timeout)
+    /// calls, so a stall is caught after between one and two timeouts when
+    /// the caller calls it only at deadlines. `None` waits for ever.
+    /// Default: 30 s.
+    pub write_timeout: Option<Duration>,
     /// Time allowed for the closing handshake: after we send a Close, for the
     /// peer's Close; and for a client, after the handshake, for the server to
-    /// close the transport. Default: 10 s.
+    /// close the transport. Once the connection is over, it is also the time
+    /// the output the peer has not taken (our Close, a rejection, a 408) has
+    /// to be written, after which it is dropped and the transport may be
+    /// closed ([`Connection::should_close_transport`](crate::Connection::should_close_transport)),
+    /// so a peer that stops reading cannot hold the connection. `None`
+    /// waits for ever. Default: 10 s.
     pub close_timeout: Option<Duration>,
     /// permessage-deflate (RFC 7692): a client offers it, a server accepts
     /// offers of it, with this policy. Default: `None` (not offered, offers
@@ -122,6 +136,7 @@ impl Default for Config {
             handshake_timeout: Some(Duration::from_secs(10)),
             ping_interval: None,
             pong_timeout: Duration::from_secs(20),
+            write_timeout: Some(Duration::from_secs(30)),
             close_timeout: Some(Duration::from_secs(10)),
             #[cfg(feature = "deflate")]
             deflate: None,

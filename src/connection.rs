@@ -99,16 +99,17 @@ struct Lifecycle {
     reported: bool,
     /// The transport reached end of file.
     eof: bool,
-    /// The transport may be closed once output is flushed.
-    transport_closable: bool,
+    /// The transport may be closed once output is flushed, since this time
+    /// (the output's grace to drain counts from it).
+    closable_since: Option<Instant>,
 }
 
 impl Lifecycle {
     /// A whole text message is not UTF-8: fails the connection (1007,
     /// RFC 6455 §8.1) and returns what to report.
     #[cold]
-    fn fail_text(&mut self, send: &mut SendSide, valid_up_to: u64) -> Option<&Closed> {
-        self.fail(send, ProtocolError::InvalidUtf8 { valid_up_to }.into());
+    fn fail_text(&mut self, send: &mut SendSide, now: Instant, valid_up_to: u64) -> Option<&Closed> {
+        self.fail(send, now, ProtocolError::InvalidUtf8 { valid_up_to }.into());
         self.reported = true;
         self.closed.as_deref()
     }
@@ -118,11 +119,17 @@ impl Lifecycle {
         self.reported = false;
     }
 
-    /// Fails the connection (RFC 6455 §7.1.7): sends a Close with the
-    /// error's code if a protocol error made us fail an open connection, and
-    /// lets the transport be closed. It does not touch the receive buffers,
-    /// so it can run while an event borrows them.
-    fn fail(&mut self, send: &mut SendSide, failure: Failure) {
+    /// The transport may be closed, once the output is written or its grace
+    /// to drain, counted from `now`, runs out.
+    fn closable(&mut self, now: Instant) {
+        self.closable_since.get_or_insert(now);
+    }
+
+    /// Fails the connection at `now` (RFC 6455 §7.1.7): sends a Close with
+    /// the error's code if a protocol error made us fail an open connection,
+    /// and lets the transport be closed. It does not touch the receive
+    /// buffers, so it can run while an event borrows them.
+    fn fail(&mut self, send: &mut SendSide, now: Instant, failure: Failure) {
         let code = failure.close_code();
         if let Failure::Protocol(e) = &failure
             && send.status == SendStatus::Open
@@ -137,7 +144,7 @@ impl Lifecycle {
             initiator: Initiator::Failure,
             failure: Some(failure),
         });
-        self.transport_closable = true;
+        self.closable(now);
     }
 }
 
@@ -176,8 +183,8 @@ enum Raw {
 ///
 /// The [crate documentation](crate) has a complete example.
 ///
-/// Memory: the value itself is 672 bytes on x86_64 with the `deflate`
-/// feature, 616 without (`tests/memory.rs` checks it stays at most 672). Its buffers grow with the traffic and keep their
+/// Memory: the value itself is 696 bytes on x86_64 with the `deflate`
+/// feature, 664 without (`tests/memory.rs` checks it stays at most 696). Its buffers grow with the traffic and keep their
 /// capacity; [`shrink_buffers`](Self::shrink_buffers) releases what holds no
 /// data, after which an idle OPEN connection holds no heap memory at all
 /// ([`buffer_capacity`](Self::buffer_capacity) is 0).
@@ -398,7 +405,7 @@ impl Connection {
     pub fn receive_eof(&mut self) {
         self.life.eof = true;
         if self.life.closed.is_some() {
-            self.life.transport_closable = true;
+            self.life.closable(self.timers.now());
         }
     }
 
@@ -466,13 +473,13 @@ impl Connection {
     /// here (a failure fails the connection with 1007, RFC 6455 §8.1).
     #[inline]
     fn message_event(&mut self, kind: MessageKind, range: Range<usize>) -> Option<(Event<'_>, Sender<'_>)> {
-        let Connection { recv, send, life, .. } = self;
+        let Connection { recv, send, life, timers, .. } = self;
         let data = recv.input.get(range);
         let event = match kind {
             MessageKind::Binary => Event::Binary(data),
             MessageKind::Text => match crate::utf8::from_utf8(data) {
                 Ok(text) => Event::Text(text),
-                Err(e) => Event::Closed(life.fail_text(send, e.valid_up_to() as u64)?),
+                Err(e) => Event::Closed(life.fail_text(send, timers.now(), e.valid_up_to() as u64)?),
             },
         };
         Some((event, Sender::new(send)))
@@ -504,7 +511,7 @@ impl Connection {
 
     /// Fails the connection and reports it now.
     fn fail_now(&mut self, failure: Failure) -> Option<Raw> {
-        self.life.fail(&mut self.send, failure);
+        self.life.fail(&mut self.send, self.timers.now(), failure);
         self.life.reported = true;
         Some(Raw::Closed)
     }
@@ -525,7 +532,7 @@ impl Connection {
                 Some(Raw::Open)
             }
             Outcome::Rejected(e) => {
-                self.life.fail(&mut self.send, e.into());
+                self.life.fail(&mut self.send, self.timers.now(), e.into());
                 Some(Raw::Rejected)
             }
             Outcome::Failed(e) => self.fail_now(e.into()),
@@ -617,7 +624,7 @@ impl Connection {
         // §7.1.1: the server closes the transport first; a client waits for
         // it (bounded by the close timeout).
         if self.role == Role::Server || self.life.eof {
-            self.life.transport_closable = true;
+            self.life.closable(self.timers.now());
         } else {
             self.timers.on_awaiting_eof(self.send.close_sent_at, &self.config);
         }
@@ -626,7 +633,7 @@ impl Connection {
 
     /// Turns a raw event into one that borrows the connection's buffers.
     fn view(&mut self, raw: Raw) -> Option<(Event<'_>, Sender<'_>)> {
-        let Connection { recv, send, life, opening, protocol, role, agreement, .. } = self;
+        let Connection { recv, send, life, opening, protocol, role, agreement, timers, .. } = self;
         let payload = |p: &Payload| -> &[u8] {
             match p {
                 Payload::Input(r) => recv.input.get(r.clone()),
@@ -647,7 +654,7 @@ impl Connection {
             Raw::Text(Payload::Text) => Event::Text(&recv.text),
             Raw::Text(p) => match crate::utf8::from_utf8(payload(&p)) {
                 Ok(text) => Event::Text(text),
-                Err(e) => Event::Closed(life.fail_text(send, e.valid_up_to() as u64)?),
+                Err(e) => Event::Closed(life.fail_text(send, timers.now(), e.valid_up_to() as u64)?),
             },
             Raw::Binary(p) => Event::Binary(payload(&p)),
             Raw::Fragment { kind, payload: p, fin } => Event::Fragment(Fragment { kind, data: payload(&p), fin }),
@@ -680,11 +687,11 @@ impl Connection {
         Ok(())
     }
 
-    /// Server: rejects the pending request with an HTTP response. An
-    /// [`Event::Closed`] follows; close the transport once the response is
-    /// written ([`should_close_transport`](Self::should_close_transport)).
-    /// Starts no timer.
-    pub fn reject(&mut self, reject: Reject) -> Result<(), DecisionError> {
+    /// Server: rejects the pending request at `now` with an HTTP response.
+    /// An [`Event::Closed`] follows; close the transport once the response
+    /// is written ([`should_close_transport`](Self::should_close_transport)),
+    /// which the close timeout bounds (see there).
+    pub fn reject(&mut self, now: Instant, reject: Reject) -> Result<(), DecisionError> {
         if self.life.closed.is_some() {
             return Err(DecisionError::NoRequest);
         }
@@ -697,7 +704,7 @@ impl Connection {
             initiator: Initiator::Local,
             failure: None,
         });
-        self.life.transport_closable = true;
+        self.life.closable(now);
         Ok(())
     }
 
@@ -752,10 +759,20 @@ impl Connection {
     /// Whether the caller should close the transport now: the connection is
     /// over and its output is written. A server closes right after the
     /// closing handshake; a client waits for the server to close first
-    /// (RFC 6455 §7.1.1), at most [`Config::close_timeout`].
+    /// (RFC 6455 §7.1.1), at most [`Config::close_timeout`]. Output the peer
+    /// does not take within [`Config::close_timeout`] of the end is dropped
+    /// (at [`handle_timeout`](Self::handle_timeout)), so this turns true
+    /// even for a peer that stopped reading.
     #[must_use]
     pub fn should_close_transport(&self) -> bool {
-        self.life.transport_closable && self.send.pending().is_empty()
+        self.life.closable_since.is_some() && self.send.pending().is_empty()
+    }
+
+    /// Output was dropped unwritten (the write timeout, or the grace after
+    /// the end ran out): an adapter's flush reports the end instead of success.
+    #[cfg_attr(not(any(feature = "tokio", feature = "blocking")), allow(dead_code))]
+    pub(crate) fn output_dropped(&self) -> bool {
+        self.send.abandoned
     }
 
     // ----- time -----
@@ -767,7 +784,13 @@ impl Connection {
     /// past only if the caller is late.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.deadline(self.phase(), &self.config)
+        let phase = self.phase();
+        let deadline = self.timers.deadline(phase, &self.config);
+        if phase != Phase::Open {
+            return deadline;
+        }
+        let writes = self.timers.write_deadline(!self.send.pending().is_empty(), &self.config);
+        deadline.into_iter().chain(writes).min()
     }
 
     /// Gives the connection the current time; runs the timers that are due.
@@ -775,9 +798,19 @@ impl Connection {
     ///
     /// Handshake timeout: the connection closes (a server that had not yet
     /// received a whole request answers `408`). Ping interval: a Ping is
-    /// queued. Pong and close timeouts: the connection closes with 1006, not
-    /// clean. A client's wait for the server to close the transport ends.
+    /// queued. Pong, write and close timeouts: the connection closes with
+    /// 1006, not clean. A client's wait for the server to close the
+    /// transport ends. Output still unwritten [`Config::close_timeout`]
+    /// after the end is dropped.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let progressed = core::mem::take(&mut self.send.progressed);
+        if self.phase() == Phase::Open
+            && self.timers.watch_writes(now, !self.send.pending().is_empty(), progressed, &self.config)
+        {
+            // The peer takes nothing: our Close could not go either.
+            self.life.fail(&mut self.send, now, Failure::WriteTimeout);
+            self.send.abandon();
+        }
         // Each step moves to a later phase or arms a later deadline, so this
         // ends after a few rounds.
         for _ in 0..4 {
@@ -787,22 +820,27 @@ impl Connection {
             match expired {
                 Expired::Handshake => {
                     self.opening.on_timeout(&mut self.send.out);
-                    self.life.fail(&mut self.send, Failure::HandshakeTimeout);
+                    self.life.fail(&mut self.send, now, Failure::HandshakeTimeout);
                 }
                 Expired::Ping => {
                     self.pings_sent = self.pings_sent.wrapping_add(1);
                     self.send.write_frame(OpCode::Ping, true, &self.pings_sent.to_be_bytes());
                 }
-                Expired::Pong => self.life.fail(&mut self.send, Failure::PongTimeout),
-                Expired::Close => self.life.fail(&mut self.send, Failure::CloseTimeout),
-                Expired::Eof => self.life.transport_closable = true,
+                Expired::Pong => self.life.fail(&mut self.send, now, Failure::PongTimeout),
+                Expired::Close => self.life.fail(&mut self.send, now, Failure::CloseTimeout),
+                Expired::Eof => self.life.closable(now),
+                Expired::Drain => self.send.abandon(),
             }
         }
     }
 
     fn phase(&self) -> Phase {
         if self.life.closed.is_some() {
-            return if self.life.transport_closable { Phase::Done } else { Phase::AwaitingEof };
+            return match self.life.closable_since {
+                None => Phase::AwaitingEof,
+                Some(since) if !self.send.pending().is_empty() => Phase::Draining(since),
+                Some(_) => Phase::Done,
+            };
         }
         match (self.opening.is_done(), self.send.status) {
             (true, SendStatus::Open) => Phase::Open,

@@ -39,6 +39,10 @@ pub enum Failure {
     CloseTimeout,
     /// The transport reached end of file before the closing handshake.
     UnexpectedEof,
+    /// Output waited and the transport took none of it for
+    /// [`Config::write_timeout`](crate::Config::write_timeout): the peer
+    /// stopped reading. Nothing more is sent (not even a Close).
+    WriteTimeout,
 }
 
 impl Failure {
@@ -61,6 +65,7 @@ impl fmt::Display for Failure {
             Failure::PongTimeout => f.write_str("no pong received in time"),
             Failure::CloseTimeout => f.write_str("closing handshake timed out"),
             Failure::UnexpectedEof => f.write_str("transport closed without a close frame"),
+            Failure::WriteTimeout => f.write_str("the peer took none of our output in time"),
         }
     }
 }
@@ -286,6 +291,14 @@ pub enum HandshakeError {
     InvalidExtension(String),
     /// The transport ended before the handshake completed.
     Eof,
+    /// Server: the client sent more than `limit` bytes
+    /// ([`Config::max_head_size`](crate::Config::max_head_size)) after its
+    /// request while the application had not yet answered it (a client
+    /// waits for the response before it sends data, RFC 6455 §4.1). Server: 400.
+    EarlyData {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
 }
 
 impl HandshakeError {
@@ -323,6 +336,9 @@ impl fmt::Display for HandshakeError {
             }
             HandshakeError::InvalidExtension(e) => write!(f, "invalid extension response: {e}"),
             HandshakeError::Eof => f.write_str("transport closed during the opening handshake"),
+            HandshakeError::EarlyData { limit } => {
+                write!(f, "more than {limit} bytes sent after the request before the response")
+            }
         }
     }
 }

@@ -77,10 +77,18 @@
 //! Time is an argument. The calls that start a timer take `now` and arm it
 //! at that instant: the constructors (the handshake timeout),
 //! [`accept`](Connection::accept) (the heartbeat) and
-//! [`Sender::close`] (the wait for the peer's Close);
-//! [`reject`](Connection::reject) starts none. Timers that start on
-//! something received (a client's handshake completing, the peer's Close)
-//! start at the latest `now` the connection was given.
+//! [`Sender::close`] (the wait for the peer's Close) and
+//! [`reject`](Connection::reject) (the response's grace to be written).
+//! Timers that start on something received (a client's handshake
+//! completing, the peer's Close, a protocol error) start at the latest
+//! `now` the connection was given.
+//!
+//! No wait is without a deadline. Once a connection is over, output the
+//! peer has not taken (our Close, a rejection) has
+//! [`Config::close_timeout`] to be written; then it is dropped and
+//! [`should_close_transport`](Connection::should_close_transport) says to
+//! close the transport, so a peer that stops reading cannot make a
+//! connection hold its socket and buffers.
 //! [`handle_timeout(now)`](Connection::handle_timeout) runs what is due and
 //! [`poll_timeout()`](Connection::poll_timeout) says when to call it next:
 //! always a real deadline, never a time already past as a way to ask for

@@ -127,6 +127,11 @@ impl Output {
         self.buf.capacity()
     }
 
+    /// Drops everything pending and releases the memory.
+    pub(crate) fn discard(&mut self) {
+        *self = Output::default();
+    }
+
     /// Releases the memory if nothing is pending.
     pub(crate) fn release(&mut self) {
         if self.start == self.end {

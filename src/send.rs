@@ -45,6 +45,12 @@ pub(crate) struct SendSide {
     /// When [`Sender::close`] sent our Close: the peer's is due within the
     /// close timeout of it.
     pub(crate) close_sent_at: Option<Instant>,
+    /// The transport took bytes (from the output buffer, or straight from a
+    /// `send_*_to` payload) since the write timeout last looked
+    /// (`timers.rs`), which clears it.
+    pub(crate) progressed: bool,
+    /// Output was dropped unwritten ([`abandon`](Self::abandon)).
+    pub(crate) abandoned: bool,
     /// A client's source of masking keys; `None` for a server, which never masks.
     masker: Option<Box<MaskingKeys>>,
     fragment_size: Option<usize>,
@@ -74,6 +80,8 @@ impl SendSide {
             out: Output::default(),
             status: SendStatus::Connecting,
             close_sent_at: None,
+            progressed: false,
+            abandoned: false,
             masker,
             fragment_size: fragment_size.filter(|&n| n > 0),
             stream: None,
@@ -108,9 +116,18 @@ impl SendSide {
 
     #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
+        self.progressed |= n > 0;
         if self.out.advance(n) {
             self.auto_pong = None;
         }
+    }
+
+    /// Drops the unwritten output and its memory: the connection is over
+    /// and the peer did not take it in time.
+    pub(crate) fn abandon(&mut self) {
+        self.out.discard();
+        self.auto_pong = None;
+        self.abandoned = true;
     }
 
     /// Random bytes from the client's source (the handshake key).
@@ -246,6 +263,7 @@ impl SendSide {
                 Err(e) => break Err(e),
             }
         };
+        self.progressed |= done > 0;
         self.compact();
         if done < head_len {
             self.out.extend(&head[done..head_len]);

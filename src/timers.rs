@@ -36,6 +36,9 @@ pub(crate) enum Phase {
     AwaitingClose(Instant),
     /// A client after the closing handshake, waiting for the server to close the transport.
     AwaitingEof,
+    /// Over since this time, with output the peer has not taken yet: it has
+    /// the close timeout to drain, then it is dropped.
+    Draining(Instant),
     /// Nothing: the connection is over.
     Done,
 }
@@ -49,6 +52,8 @@ pub(crate) enum Expired {
     Pong,
     Close,
     Eof,
+    /// The output's grace to drain ran out.
+    Drain,
 }
 
 /// The connection's timers. The phases come one after the other, and each
@@ -69,6 +74,9 @@ pub(crate) struct Timers {
     activity: bool,
     /// `deadline` is a heartbeat Ping's wait for its Pong.
     awaiting_pong: bool,
+    /// While open with output waiting: since when the transport has taken
+    /// none of it (the write timeout).
+    stall: Option<Instant>,
 }
 
 impl Timers {
@@ -81,6 +89,7 @@ impl Timers {
             active_at: None,
             activity: false,
             awaiting_pong: false,
+            stall: None,
         }
     }
 
@@ -151,8 +160,38 @@ impl Timers {
             }
             Phase::AwaitingClose(since) => (now >= since + config.close_timeout?).then_some(Expired::Close),
             Phase::AwaitingEof => due.then_some(Expired::Eof),
+            Phase::Draining(since) => (now >= since + config.close_timeout?).then_some(Expired::Drain),
             Phase::Done => None,
         }
+    }
+
+    /// The write timeout, at `now`, for an open connection: `waiting`
+    /// says whether output waits, `progressed` whether the transport took
+    /// any since the previous call. Returns whether it took none for the
+    /// whole timeout. Progress is seen between calls, as activity is for
+    /// the heartbeat: a stall starts at the first call that finds output
+    /// waiting and no progress since the previous one.
+    pub(crate) fn watch_writes(&mut self, now: Instant, waiting: bool, progressed: bool, config: &Config) -> bool {
+        let now = self.advance(now);
+        let Some(limit) = config.write_timeout.filter(|_| waiting) else {
+            self.stall = None;
+            return false;
+        };
+        match self.stall {
+            Some(since) if !progressed => now >= since + limit,
+            _ => {
+                self.stall = Some(now);
+                false
+            }
+        }
+    }
+
+    /// When [`watch_writes`](Self::watch_writes) should next be called, if
+    /// output waits: the stall's end, or one timeout from the latest time
+    /// given when no call has seen this stall yet.
+    pub(crate) fn write_deadline(&self, waiting: bool, config: &Config) -> Option<Instant> {
+        let limit = config.write_timeout.filter(|_| waiting)?;
+        Some(self.stall.unwrap_or(self.now) + limit)
     }
 
     /// When [`tick`](Self::tick) should next be called in `phase`: the
@@ -163,7 +202,7 @@ impl Timers {
                 let interval = config.ping_interval?;
                 Some(self.active_at.unwrap_or(self.now) + interval)
             }
-            Phase::AwaitingClose(since) => config.close_timeout.map(|t| since + t),
+            Phase::AwaitingClose(since) | Phase::Draining(since) => config.close_timeout.map(|t| since + t),
             Phase::Done => None,
             _ => self.deadline,
         }

@@ -7,7 +7,9 @@
 //! Scenarios: echo (RFC 6455 §5.6), Ping (§5.5.2), clean close (§7.1.2),
 //! a protocol error (§7.1.7), a vanished peer (§7.1.5), a reset transport,
 //! the handshake timeout (408), a rejected request (§4.2.2), the heartbeat
-//! dropping a silent peer, backpressure from a peer that stops reading.
+//! dropping a silent peer, backpressure from a peer that stops reading,
+//! the write timeout dropping one that never reads again, a Ping flood
+//! from one that never reads the Pongs.
 #![cfg(all(feature = "tokio", feature = "blocking", feature = "mio"))]
 
 mod common;
@@ -178,7 +180,7 @@ impl Adapter for Mio {
                         Some(Ok(accept)) => ws.accept(now, accept).unwrap(),
                         Some(Err(reject)) => {
                             self.refused.push((id, reject.status_code()));
-                            ws.reject(reject).unwrap();
+                            ws.reject(now, reject).unwrap();
                         }
                         None => {}
                     }
@@ -350,26 +352,9 @@ fn reset<A: Adapter>() {
 /// long before the server has buffered all it sent; when the peer reads
 /// again, every echo arrives, in order.
 fn backpressure<A: Adapter>() {
-    const SIZE: usize = 16 << 10;
-    const CAP: usize = 4096; // 64 MiB: more than every buffer on the way
     let (addr, _ends) = A::start(Config::default());
     let mut peer = Peer::open(addr, "/");
-    peer.tcp.set_nonblocking(true).unwrap();
-    let message: Vec<u8> = (0..SIZE).map(|i| i as u8).collect();
-    let (mut sent, mut stalled_since) = (0usize, Instant::now());
-    while sent < CAP && stalled_since.elapsed() < Duration::from_millis(300) {
-        if peer.ws.output_buffer().len() < SIZE {
-            let mut m = message.clone();
-            m[..8].copy_from_slice(&(sent as u64).to_be_bytes());
-            peer.ws.sender().send_binary(&m).unwrap();
-            sent += 1;
-        }
-        match peer.ws.write_to(&mut peer.tcp) {
-            Ok(n) if n > 0 => stalled_since = Instant::now(),
-            Ok(_) => std::thread::sleep(Duration::from_millis(1)),
-            Err(e) => panic!("{e}"),
-        }
-    }
+    let sent = send_until_stalled(&mut peer);
     assert!(sent < CAP * 3 / 4, "the server kept reading: {sent} messages of {SIZE} bytes taken without a read");
     // Read again: every echo comes back, in order, and the rest gets through.
     let (mut echoed, deadline) = (0usize, Instant::now() + LIMIT);
@@ -395,6 +380,88 @@ fn backpressure<A: Adapter>() {
                 other => panic!("unexpected {other:?}"),
             }
         }
+    }
+}
+
+/// The size of the messages a peer that stops reading sends.
+const SIZE: usize = 16 << 10;
+/// At most this many (64 MiB: more than every buffer on the way).
+const CAP: usize = 4096;
+
+/// Sends numbered `SIZE`-byte messages without reading until the server
+/// takes nothing for 300 ms (or `CAP` were sent); returns how many.
+fn send_until_stalled(peer: &mut Peer) -> usize {
+    peer.tcp.set_nonblocking(true).unwrap();
+    let message: Vec<u8> = (0..SIZE).map(|i| i as u8).collect();
+    let (mut sent, mut stalled_since) = (0usize, Instant::now());
+    while sent < CAP && stalled_since.elapsed() < Duration::from_millis(300) {
+        if peer.ws.output_buffer().len() < SIZE {
+            let mut m = message.clone();
+            m[..8].copy_from_slice(&(sent as u64).to_be_bytes());
+            peer.ws.sender().send_binary(&m).unwrap();
+            sent += 1;
+        }
+        match peer.ws.write_to(&mut peer.tcp) {
+            Ok(n) if n > 0 => stalled_since = Instant::now(),
+            Ok(_) => std::thread::sleep(Duration::from_millis(1)),
+            // The server may give up first (the write timeout scenario).
+            Err(_) => break,
+        }
+    }
+    sent
+}
+
+/// A peer that sends but never reads again: once the server's output has
+/// waited `write_timeout` with nothing taken, the connection fails, the
+/// server's writer (a thread, a task, the driver) is not held, and the
+/// next peer is served.
+fn stalled_reader<A: Adapter>() {
+    let mut config = Config::default();
+    config.write_timeout = Some(Duration::from_millis(300));
+    let (addr, ends) = A::start(config);
+    let started = Instant::now();
+    let mut peer = Peer::open(addr, "/");
+    send_until_stalled(&mut peer);
+    match end(&ends) {
+        End::Failed(Some(Failure::WriteTimeout)) | End::Io(ErrorKind::TimedOut) => {}
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    let mut next = Peer::open(addr, "/");
+    next.ws.sender().send_text("still serving").unwrap();
+    assert_eq!(next.next(), [Ev::Text("still serving".into())]);
+    drop(peer);
+}
+
+/// RFC 6455 §5.5.2 and §5.5.3: a Ping flood from a peer that never reads
+/// the Pongs. The automatic Pongs replace each other once the output backs
+/// up, and the write timeout ends the connection: the server is held
+/// neither in memory nor in time.
+fn ping_flood<A: Adapter>() {
+    let mut config = Config::default();
+    config.write_timeout = Some(Duration::from_millis(300));
+    let (addr, ends) = A::start(config);
+    let started = Instant::now();
+    let mut peer = Peer::open(addr, "/");
+    peer.tcp.set_nonblocking(true).unwrap();
+    let end = loop {
+        assert!(started.elapsed() < Duration::from_secs(8), "the flood was never stopped");
+        if let Ok(end) = ends.try_recv() {
+            break end;
+        }
+        if peer.ws.output_buffer().len() < 64 << 10 {
+            peer.ws.sender().ping(&[0x55; 125]).unwrap();
+            continue;
+        }
+        match peer.ws.write_to(&mut peer.tcp) {
+            Ok(0) => std::thread::sleep(Duration::from_millis(1)),
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+        }
+    };
+    match end {
+        End::Failed(Some(Failure::WriteTimeout)) | End::Io(ErrorKind::TimedOut) => {}
+        other => panic!("unexpected {other:?}"),
     }
 }
 
@@ -493,6 +560,16 @@ macro_rules! suite {
             #[test]
             fn backpressure_from_a_peer_that_stops_reading() {
                 backpressure::<$adapter>();
+            }
+
+            #[test]
+            fn write_timeout_drops_a_peer_that_stopped_reading() {
+                stalled_reader::<$adapter>();
+            }
+
+            #[test]
+            fn ping_flood_from_a_peer_that_never_reads_rfc6455_5_5_3() {
+                ping_flood::<$adapter>();
             }
         }
     };

@@ -104,8 +104,8 @@ fn reject_with_any_status_headers_and_body() {
     let mut server = Connection::server(t0(), Config::default());
     server.receive(GOOD.as_bytes());
     events(&mut server);
-    assert_eq!(server.reject(Reject::status(101)), Err(DecisionError::InvalidStatus(101)));
-    server.reject(Reject::status(403).header("X-Why", "origin").body("no")).unwrap();
+    assert_eq!(server.reject(t0(), Reject::status(101)), Err(DecisionError::InvalidStatus(101)));
+    server.reject(t0(), Reject::status(403).header("X-Why", "origin").body("no")).unwrap();
     let out = String::from_utf8(take_output(&mut server)).unwrap();
     assert_eq!(out, "HTTP/1.1 403 Forbidden\r\nX-Why: origin\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno");
     assert!(matches!(events(&mut server).as_slice(), [Ev::Closed { failure: None, clean: false, .. }]));
@@ -270,6 +270,29 @@ fn eof_while_awaiting_the_decision_closes() {
     ));
     assert_eq!(server.accept(t0(), Accept::new()), Err(DecisionError::NoRequest));
     assert!(server.should_close_transport());
+}
+
+/// §4.1 (a client waits for the response before it sends data): what
+/// arrives while the decision is pending is kept for after it, up to
+/// `max_head_size`; past that the connection answers 400 and fails, so a
+/// client cannot grow the input while the application decides.
+#[test]
+fn rfc6455_4_1_data_before_the_decision_is_bounded() {
+    let mut config = Config::default();
+    config.max_head_size = 1024;
+    let mut server = Connection::server(t0(), config);
+    server.receive(GOOD.as_bytes());
+    assert_eq!(events(&mut server).len(), 1, "the request");
+    server.receive(&client_frame(0x82, &[1; 1000]));
+    assert!(events(&mut server).is_empty(), "within the limit: kept");
+    server.receive(&client_frame(0x82, &[2; 100]));
+    assert!(matches!(
+        events(&mut server).as_slice(),
+        [Ev::Closed { failure: Some(wsmachine::Failure::Handshake(HandshakeError::EarlyData { limit: 1024 })), .. }]
+    ));
+    assert!(String::from_utf8_lossy(server.output_buffer()).starts_with("HTTP/1.1 400 "));
+    assert_eq!(server.accept(t0(), Accept::new()), Err(DecisionError::NoRequest));
+    assert!(server.buffer_capacity() <= 4096, "the input was dropped: {}", server.buffer_capacity());
 }
 
 /// §4.2.1 and the handshake timeout: it starts when the connection is

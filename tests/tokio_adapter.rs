@@ -424,3 +424,34 @@ async fn an_idle_connection_holds_no_buffers() {
     assert_eq!(server.connection().buffer_capacity(), 0);
     assert_eq!(client.connection().buffer_capacity(), 0);
 }
+
+/// A split writer blocked on a peer that never reads is released when the
+/// reading half's timers (which run the connection's) drop the output at
+/// the write timeout: its send ends with the connection's failure, and the
+/// reading half reports the same end.
+#[tokio::test(start_paused = true)]
+async fn split_writer_is_released_by_the_write_timeout() {
+    let (a, b) = tokio::io::duplex(64 << 10);
+    let ws = wsmachine::Connection::established(
+        std::time::Instant::now(),
+        wsmachine::Established::new(wsmachine::Role::Server),
+        config(|c| c.write_timeout = Some(Duration::from_secs(5))),
+    )
+    .unwrap();
+    let (mut rx, mut tx) = WebSocket::from_connection(a, ws).split();
+    let reader = tokio::spawn(async move { rx.next().await });
+    let started = tokio::time::Instant::now();
+    let sent = async {
+        loop {
+            tx.send(Message::Binary(vec![7; 4096])).await?;
+        }
+    };
+    let result: Result<(), AdapterError> = timeout(Duration::from_secs(60), sent).await.unwrap();
+    let failed =
+        |e: &AdapterError| matches!(e, AdapterError::Closed(c) if c.failure == Some(wsmachine::Failure::WriteTimeout));
+    assert!(result.as_ref().is_err_and(failed), "{result:?}");
+    assert!(started.elapsed() <= Duration::from_secs(11), "{:?}", started.elapsed());
+    let end = timeout(Duration::from_secs(60), reader).await.unwrap().unwrap();
+    assert!(matches!(&end, Some(Err(e)) if failed(e)), "{end:?}");
+    drop(b);
+}

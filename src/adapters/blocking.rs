@@ -59,6 +59,12 @@ use super::message::{
 };
 use crate::{CloseCode, Config, Connection, SendToError};
 
+/// How long one write to the transport may block before the connection's
+/// timers run (the heartbeat, the write and close timeouts): a second, so
+/// they run at most that late while the peer is slow to read. It is set
+/// once as the transport's write timeout, not on every write.
+pub const WRITE_SLICE: Duration = Duration::from_secs(1);
+
 /// A blocking byte stream the adapter can run over. Timeouts let the
 /// connection's timers (heartbeat, Pong, close and handshake timeouts) run
 /// while a read waits; a stream that cannot time out keeps the defaults, and
@@ -348,7 +354,7 @@ impl<S: Transport> WebSocket<S> {
         &mut self,
         send: impl FnOnce(&mut Connection, &mut S) -> Result<usize, SendToError>,
     ) -> Result<(), AdapterError> {
-        if let Err(e) = self.apply_write_timeout() {
+        if let Err(e) = self.apply_write_slice() {
             return Err(self.broken(e));
         }
         match send(&mut self.ws, &mut self.stream) {
@@ -384,9 +390,11 @@ impl<S: Transport> WebSocket<S> {
         self.read_timeout = timeout;
     }
 
-    /// Bounds each write to the transport (`None`, the default: as long as
-    /// it takes); a write that times out fails the connection, since a
-    /// frame may be half written.
+    /// Bounds each flush of pending output to the transport, on top of the
+    /// connection's own bound ([`Config::write_timeout`], 30 s by default,
+    /// which fails a connection whose peer takes none of its output); a
+    /// write that times out fails the connection, since a frame may be half
+    /// written. Default: `None` (the connection's bound only).
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {
         self.write_timeout = timeout;
     }
@@ -453,26 +461,43 @@ impl<S: Transport> WebSocket<S> {
     }
 
     /// Writes everything pending with the connection's write loop
-    /// ([`Connection::write_to`], the one every adapter uses). A blocking
-    /// transport says `WouldBlock` only when its write timeout expired:
-    /// that is reported as `TimedOut`.
+    /// ([`Connection::write_to`], the one every adapter uses). Each write
+    /// blocks at most [`WRITE_SLICE`] (the transport's write timeout, set
+    /// once); when one runs out with output left, the connection's timers
+    /// run, so a peer that stops reading is dropped by
+    /// [`Config::write_timeout`] (or, once the connection is over, by the
+    /// close timeout) instead of holding the thread.
     fn write_all_pending(&mut self) -> io::Result<()> {
         if self.ws.output_buffer().is_empty() {
             return Ok(());
         }
-        self.apply_write_timeout()?;
-        self.ws.write_to(&mut self.stream)?;
-        if !self.ws.output_buffer().is_empty() {
-            return Err(io::Error::new(ErrorKind::TimedOut, "write timed out"));
+        let deadline = self.write_timeout.map(|t| Instant::now() + t);
+        self.apply_write_slice()?;
+        loop {
+            self.ws.write_to(&mut self.stream)?;
+            if self.ws.output_buffer().is_empty() {
+                break;
+            }
+            // A blocking transport says `WouldBlock` only when its write
+            // timeout ran out: the peer is slow, or stopped reading.
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(io::Error::new(ErrorKind::TimedOut, "write timed out"));
+            }
+            self.ws.handle_timeout(now);
+            if self.ws.output_dropped() {
+                return Err(io::Error::new(ErrorKind::TimedOut, "the peer took none of the output in time"));
+            }
         }
         self.stream.flush()
     }
 
-    /// Sets the transport's write timeout if it changed since the last write.
-    fn apply_write_timeout(&mut self) -> io::Result<()> {
-        if self.write_timeout != self.write_timeout_set {
-            self.stream.set_write_timeout(self.write_timeout)?;
-            self.write_timeout_set = self.write_timeout;
+    /// Sets the transport's write timeout to the slice, if it changed.
+    fn apply_write_slice(&mut self) -> io::Result<()> {
+        let slice = Some(self.write_timeout.map_or(WRITE_SLICE, |t| t.clamp(Duration::from_millis(1), WRITE_SLICE)));
+        if slice != self.write_timeout_set {
+            self.stream.set_write_timeout(slice)?;
+            self.write_timeout_set = slice;
         }
         Ok(())
     }

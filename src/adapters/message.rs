@@ -265,7 +265,7 @@ pub(crate) fn handshake_step(
             Ok(accept) => (ws.accept(now, accept), None),
             Err(reject) => {
                 let status = reject.status_code();
-                (ws.reject(reject), Some(status))
+                (ws.reject(now, reject), Some(status))
             }
         };
         if let (Ok(()), Some(status)) = (&applied, refused) {
@@ -275,7 +275,7 @@ pub(crate) fn handshake_step(
         }
         if let Err(e) = applied {
             // An invalid decision: answer 500 so that the client is not left waiting.
-            let _ = ws.reject(Reject::status(500));
+            let _ = ws.reject(now, Reject::status(500));
             while ws.poll_event().is_some() {}
             return Some(Err(AdapterError::Decision(e)));
         }

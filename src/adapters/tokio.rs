@@ -133,6 +133,9 @@ struct Inner<S> {
     /// stream keeps only the last writer's waker, so progress by one half
     /// wakes the other.
     write_waiters: [Option<Waker>; 2],
+    /// Split into two halves: the reading half runs the timers (one task
+    /// polls the timer, so its waker is never replaced by the other's).
+    split: bool,
 }
 
 impl WebSocket<TcpStream> {
@@ -220,18 +223,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 idle: Idle::new(now()),
                 shrink_after: Some(DEFAULT_SHRINK_AFTER),
                 write_waiters: [None, None],
+                split: false,
             },
         }
     }
 
-    /// Queues a text message and writes everything pending.
+    /// Queues a text message and writes everything pending. Like every
+    /// write of this adapter, it waits at most as the connection's timers
+    /// allow ([`Config::write_timeout`] for a peer that stopped reading).
     pub async fn send_text(&mut self, text: &str) -> Result<(), AdapterError> {
+        poll_fn(|cx| self.inner.poll_ready(cx)).await?;
         self.inner.ws.sender().send_text(text)?;
         self.flush_all().await
     }
 
-    /// Queues a binary message and writes everything pending.
+    /// Queues a binary message and writes everything pending (as
+    /// [`send_text`](Self::send_text)).
     pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), AdapterError> {
+        poll_fn(|cx| self.inner.poll_ready(cx)).await?;
         self.inner.ws.sender().send_binary(data)?;
         self.flush_all().await
     }
@@ -288,7 +297,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// the duration of a poll, never across an `.await`. The reading half
     /// keeps driving the connection (Pongs, Close replies, timers) and
     /// writes what the connection queues; keep it polled.
-    pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
+    pub fn split(mut self) -> (ReadHalf<S>, WriteHalf<S>) {
+        self.inner.split = true;
         let shared = Arc::new(Mutex::new(self.inner));
         (ReadHalf { shared: shared.clone() }, WriteHalf { shared })
     }
@@ -461,13 +471,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         }
         // Nothing to read.
         self.idle.release_if_due(&mut self.ws, self.shrink_after, now());
+        if self.eof && self.next_deadline().is_none() {
+            return Poll::Ready(Err(io::Error::new(ErrorKind::UnexpectedEof, "the transport is closed")));
+        }
+        ready!(self.poll_timers(cx));
+        Poll::Ready(Ok(()))
+    }
+
+    /// The connection's next deadline, or the idle buffers' release.
+    fn next_deadline(&self) -> Option<Instant> {
         let release = self.idle.release_at(&self.ws, self.shrink_after);
-        let Some(deadline) = self.ws.poll_timeout().into_iter().chain(release).min() else {
-            if self.eof {
-                return Poll::Ready(Err(io::Error::new(ErrorKind::UnexpectedEof, "the transport is closed")));
-            }
-            return Poll::Pending;
-        };
+        self.ws.poll_timeout().into_iter().chain(release).min()
+    }
+
+    /// Waits for the next deadline, then runs the timers.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(deadline) = self.next_deadline() else { return Poll::Pending };
         // A timer already armed earlier stays: it wakes us early, once, and
         // is armed again then. So the shrink deadline, which moves with
         // every read, costs a timer update per `shrink_after`, not per read.
@@ -485,8 +504,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         };
         ready!(sleep.as_mut().poll(cx));
         self.armed = None;
+        self.idle.release_if_due(&mut self.ws, self.shrink_after, now());
         self.ws.handle_timeout(now());
-        Poll::Ready(Ok(()))
+        Poll::Ready(())
     }
 
     /// Writes everything queued, then flushes the stream.
@@ -514,19 +534,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     }
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
-        if let Some(e) = self.broken.take() {
-            return Poll::Ready(Err(self.fail(e)));
-        }
-        while self.ws.output_buffer().len() > self.max_buffered {
-            if let Err(e) = ready!(self.poll_write_out(cx, Side::Write)) {
-                return Poll::Ready(Err(self.write_failed(e)));
-            }
-        }
-        Poll::Ready(Ok(()))
+        self.poll_write_until(cx, self.max_buffered)
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
-        ready!(self.poll_write_out(cx, Side::Write)).map_err(|e| self.write_failed(e))?;
+        self.poll_write_until(cx, 0)
+    }
+
+    /// Writes until at most `left` bytes wait (all of them, and the stream
+    /// flushed, for 0). While the stream takes nothing, the connection's
+    /// timers still run: this task runs them, or the reading half of a
+    /// split does (its next write then finds the output gone and wakes this
+    /// half, as any progress does). So a peer that stops reading cannot
+    /// hold a writer: the write timeout (or, once the connection is over,
+    /// the close timeout) drops the output, and the wait ends with the
+    /// connection's end (`tests/tokio_adapter.rs`, `tests/conformance.rs`).
+    fn poll_write_until(&mut self, cx: &mut Context<'_>, left: usize) -> Poll<Result<(), AdapterError>> {
+        if let Some(e) = self.broken.take() {
+            return Poll::Ready(Err(self.fail(e)));
+        }
+        loop {
+            if left > 0 && self.ws.output_buffer().len() <= left {
+                break;
+            }
+            match self.poll_write_out(cx, Side::Write) {
+                Poll::Ready(Ok(())) => break,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.write_failed(e))),
+                Poll::Pending if self.split => return Poll::Pending,
+                Poll::Pending => ready!(self.poll_timers(cx)),
+            }
+        }
+        if self.ws.output_dropped() {
+            let closed = self.ws.closed().cloned().map(Box::new);
+            return Poll::Ready(Err(
+                closed.map_or_else(|| AdapterError::Io(ErrorKind::TimedOut.into()), AdapterError::Closed)
+            ));
+        }
         Poll::Ready(Ok(()))
     }
 

@@ -124,6 +124,15 @@ impl Opening {
             Stage::AwaitingRequest => self.poll_request(input, eof, config, out),
             // The client is gone before the decision: nobody to answer.
             Stage::AwaitingDecision if eof => Some(Outcome::Failed(HandshakeError::Eof)),
+            // What arrives before the decision is kept for after it, within
+            // the head's limit: the decision may take a while (an
+            // application's lookup), the input must not grow meanwhile.
+            Stage::AwaitingDecision if input.len() > config.max_head_size => {
+                let e = HandshakeError::EarlyData { limit: config.max_head_size };
+                out.extend_with(|out| server::write_error_response(out, &e));
+                self.stage = Stage::Done;
+                Some(Outcome::Failed(e))
+            }
             Stage::AwaitingDecision | Stage::Done => None,
         }
     }

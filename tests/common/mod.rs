@@ -218,6 +218,9 @@ pub struct Pair {
     /// Sides whose incoming bytes are lost (a peer that stopped reading, a
     /// dead network).
     deaf: Vec<Side>,
+    /// Sides whose transport takes nothing: their output stays queued (the
+    /// peer stopped reading and its receive window closed).
+    blocked: Vec<Side>,
     client_events: Vec<Ev>,
     server_events: Vec<Ev>,
 }
@@ -233,6 +236,7 @@ impl Pair {
             latency: Duration::ZERO,
             wire: Default::default(),
             deaf: Vec::new(),
+            blocked: Vec::new(),
             client_events: Vec::new(),
             server_events: Vec::new(),
         }
@@ -248,6 +252,12 @@ impl Pair {
     /// From now on `side` receives nothing: what is sent to it is lost.
     pub fn deafen(&mut self, side: Side) {
         self.deaf.push(side);
+    }
+
+    /// From now on `side`'s transport takes none of its output (the peer's
+    /// receive window is closed): it stays in `output_buffer`.
+    pub fn block(&mut self, side: Side) {
+        self.blocked.push(side);
     }
 
     /// One round, as an adapter's wakeup: what has arrived by `now` is
@@ -276,6 +286,9 @@ impl Pair {
             }
         }
         for (from, to) in [(Side::Client, Side::Server), (Side::Server, Side::Client)] {
+            if self.blocked.contains(&from) {
+                continue;
+            }
             let out = take_output(self.conn(from));
             if !out.is_empty() {
                 moved = true;

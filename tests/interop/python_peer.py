@@ -48,6 +48,8 @@ async def client(url, deflate):
 
 async def echo(ws):
     async for message in ws:
+        # A Ping before each echo: a client must take Pings at any time.
+        await ws.ping(b"before the echo")
         await ws.send(message)
 
 

@@ -260,9 +260,13 @@ pub enum HandshakeError {
     Malformed(&'static str),
     /// The request method is not GET (§4.2.1). Server: 405 with `Allow: GET`.
     MethodNotGet,
-    /// The request is HTTP/1.0; RFC 6455 needs HTTP/1.1 or later (§4.2.1). Server: 400.
+    /// The request target is neither a resource name (`/chat`) nor an
+    /// absolute http(s) or ws(s) URI (§4.2.1, §3). Server: 400.
+    InvalidTarget,
+    /// The request is HTTP/1.0; RFC 6455 needs HTTP/1.1 or later (§4.2.1).
+    /// Server: 400. Client: the server's `101` was HTTP/1.0.
     HttpVersion,
-    /// No `Host` header, or more than one (§4.2.1). Server: 400.
+    /// No `Host` header, an empty one, or more than one (§4.2.1). Server: 400.
     InvalidHost,
     /// `Upgrade` is missing or does not contain the `websocket` token (§4.2.1, §4.1). Server: 400.
     MissingUpgrade,
@@ -321,6 +325,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::TooManyHeaders { limit } => write!(f, "more than {limit} header fields"),
             HandshakeError::Malformed(what) => write!(f, "malformed HTTP head: {what}"),
             HandshakeError::MethodNotGet => f.write_str("request method is not GET"),
+            HandshakeError::InvalidTarget => f.write_str("request target is not a resource name or absolute URI"),
             HandshakeError::HttpVersion => f.write_str("HTTP/1.1 or later is required"),
             HandshakeError::InvalidHost => f.write_str("missing or repeated Host header"),
             HandshakeError::MissingUpgrade => f.write_str("missing 'Upgrade: websocket' header"),

@@ -111,6 +111,15 @@ fn rfc6455_4_1_accept_must_match() {
     assert_eq!(handshake_error(&mut c), HandshakeError::InvalidAccept);
 }
 
+/// §4.1: the response is HTTP/1.1 or later; a `101` in HTTP/1.0, which has
+/// no such status, fails the handshake.
+#[test]
+fn rfc6455_4_1_a_101_from_http_1_0_fails() {
+    let (mut c, accept) = basic();
+    c.receive(response(&accept, "Sec-WebSocket-Protocol: chat\r\n").replacen("HTTP/1.1", "HTTP/1.0", 1).as_bytes());
+    assert_eq!(handshake_error(&mut c), HandshakeError::HttpVersion);
+}
+
 #[test]
 fn rfc6455_4_1_upgrade_and_connection_tokens_required() {
     let (mut c, accept) = basic();

@@ -157,6 +157,65 @@ fn rfc6455_4_2_1_host_required_400() {
     assert_refused(&twice, 400, HandshakeError::InvalidHost);
 }
 
+/// §4.2.1 item 1 and §3: the target is a resource name or an absolute
+/// http(s)/ws(s) URI, whose path and query are the resource's.
+#[test]
+fn rfc6455_4_2_1_target_is_a_resource_name_400() {
+    for target in ["chat", "*", "ftp://server.example.com/chat", "server.example.com:80"] {
+        let request = GOOD.replacen("/chat?room=1", target, 1);
+        assert_refused(&request, 400, HandshakeError::InvalidTarget);
+    }
+    for (target, path, query) in [
+        ("http://server.example.com/chat?room=1", "/chat", Some("room=1")),
+        ("wss://server.example.com", "/", None),
+        ("ws://server.example.com?x", "/", Some("x")),
+    ] {
+        let mut server = Connection::server(t0(), Config::default());
+        server.receive(GOOD.replacen("/chat?room=1", target, 1).as_bytes());
+        let Some(Event::Request(req)) = server.poll_event() else { panic!("{target} refused") };
+        assert_eq!((req.path(), req.query()), (path, query), "{target}");
+    }
+}
+
+/// §4.2.1 item 2: an empty `Host` is no host.
+#[test]
+fn rfc6455_4_2_1_empty_host_400() {
+    assert_refused(&replace("Host", ""), 400, HandshakeError::InvalidHost);
+    assert_refused(&replace("Host", "  "), 400, HandshakeError::InvalidHost);
+}
+
+/// A GET upgrade carries no body: one announced (its bytes would be read
+/// as frames) is refused; `Content-Length: 0` is no body.
+#[test]
+fn rfc6455_4_1_request_with_a_body_400() {
+    let with = |header: &str| GOOD.replacen("\r\n\r\n", &format!("\r\n{header}\r\n\r\n"), 1);
+    assert_refused(&with("Content-Length: 5"), 400, HandshakeError::Malformed("request with a body"));
+    assert_refused(&with("Transfer-Encoding: chunked"), 400, HandshakeError::Malformed("request with a body"));
+    let (response, _) = respond(&with("Content-Length: 0"), Config::default());
+    assert!(response.is_empty(), "no body: waits for the decision, {response}");
+}
+
+/// §4.2.1 item 6: one `Sec-WebSocket-Version`; a second field, even one
+/// that is not UTF-8, is refused rather than skipped.
+#[test]
+fn rfc6455_4_2_1_repeated_version_400() {
+    let mut request = GOOD.as_bytes().to_vec();
+    let at = request.len() - 2;
+    request.splice(at..at, b"Sec-WebSocket-Version: \xff\r\n".iter().copied());
+    let mut server = Connection::server(t0(), Config::default());
+    server.receive(&request);
+    assert!(matches!(
+        events(&mut server).as_slice(),
+        [Ev::Closed { failure: Some(wsmachine::Failure::Handshake(HandshakeError::Malformed(_))), .. }]
+    ));
+    assert!(String::from_utf8_lossy(server.output_buffer()).starts_with("HTTP/1.1 400 "));
+    assert_refused(
+        &GOOD.replacen("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 13, 13", 1),
+        426,
+        HandshakeError::UnsupportedVersion,
+    );
+}
+
 #[test]
 fn rfc6455_4_2_1_upgrade_websocket_required_400() {
     assert_refused(&without("Upgrade"), 400, HandshakeError::MissingUpgrade);

@@ -257,6 +257,11 @@ pub fn check_response(
     if resp.status() != 101 {
         return Err(HandshakeError::Rejected { status: resp.status() });
     }
+    // §4.1 item 1 of the client's checks: HTTP/1.1 or later; HTTP/1.0 has
+    // no 101.
+    if resp.head.version < 1 {
+        return Err(HandshakeError::HttpVersion);
+    }
     let h = resp.headers();
     if !h.has_token("upgrade", "websocket") {
         return Err(HandshakeError::MissingUpgrade);

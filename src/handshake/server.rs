@@ -42,15 +42,30 @@ impl<'a> Request<'a> {
         self.head.str_at(&self.head.target)
     }
 
-    /// The path part of the target, without the query.
+    /// The path part of the target, without the query (of an absolute
+    /// target, `http://host/chat?x`, the path after the authority).
     pub fn path(&self) -> &'a str {
-        let t = self.target();
-        t.split_once('?').map_or(t, |(p, _)| p)
+        let t = self.resource();
+        match t.split_once('?').map_or(t, |(p, _)| p) {
+            // An absolute URI's empty path is `/` (RFC 3986 §6.2.3).
+            "" => "/",
+            p => p,
+        }
     }
 
     /// The query part of the target, without the `?`.
     pub fn query(&self) -> Option<&'a str> {
-        self.target().split_once('?').map(|(_, q)| q)
+        self.resource().split_once('?').map(|(_, q)| q)
+    }
+
+    /// The /resource name/ (RFC 6455 §3): the target in origin form
+    /// (`/chat?x`), or what follows the authority of an absolute one.
+    fn resource(&self) -> &'a str {
+        let t = self.target();
+        match absolute_rest(t) {
+            Some(rest) => rest.find(['/', '?']).map_or("/", |i| &rest[i..]),
+            None => t,
+        }
     }
 
     /// The minor HTTP version: 1 for HTTP/1.1.
@@ -146,8 +161,19 @@ pub fn check_request(req: &Request<'_>) -> Result<(), HandshakeError> {
     if req.http_minor_version() < 1 {
         return Err(HandshakeError::HttpVersion);
     }
-    if h.count("host") != 1 {
+    // §4.2.1 item 1: the Request-URI is a /resource name/ (origin form) or
+    // an absolute http, https, ws or wss URI; not `chat`, not `*`.
+    let target = req.target();
+    if !target.starts_with('/') && absolute_rest(target).is_none() {
+        return Err(HandshakeError::InvalidTarget);
+    }
+    if h.count("host") != 1 || h.get("host").is_none_or(|host| host.trim().is_empty()) {
         return Err(HandshakeError::InvalidHost);
+    }
+    // A GET upgrade has no body (§4.1: the client sends nothing more until
+    // the response); one announced would be read as frames.
+    if h.count("transfer-encoding") > 0 || h.get_all("content-length").any(|v| v.trim_ascii() != b"0") {
+        return Err(HandshakeError::Malformed("request with a body"));
     }
     if !h.has_token("upgrade", "websocket") {
         return Err(HandshakeError::MissingUpgrade);
@@ -160,12 +186,21 @@ pub fn check_request(req: &Request<'_>) -> Result<(), HandshakeError> {
         (Some(key), None) if is_valid_key(key) => {}
         _ => return Err(HandshakeError::InvalidKey),
     }
-    let mut versions = h.tokens("sec-websocket-version");
+    // One field with one value (§4.2.1 item 6), read as bytes: a second
+    // field, even one that is not UTF-8, is not skipped.
+    let mut versions = h.get_all("sec-websocket-version");
     match (versions.next(), versions.next()) {
         (None, _) => Err(HandshakeError::MissingVersion),
-        (Some("13"), None) => Ok(()),
-        _ => Err(HandshakeError::UnsupportedVersion),
+        (Some(v), None) if v.trim_ascii() == b"13" => Ok(()),
+        (Some(_), None) => Err(HandshakeError::UnsupportedVersion),
+        (Some(_), Some(_)) => Err(HandshakeError::Malformed("repeated Sec-WebSocket-Version")),
     }
+}
+
+/// What follows `scheme://` in an absolute http, https, ws or wss target.
+fn absolute_rest(target: &str) -> Option<&str> {
+    let (scheme, rest) = target.split_once("://")?;
+    ["http", "https", "ws", "wss"].iter().any(|s| scheme.eq_ignore_ascii_case(s)).then_some(rest)
 }
 
 /// A key is the base64 encoding of 16 bytes (RFC 6455 §4.1, item 7).

@@ -58,6 +58,20 @@ pub struct Config {
     /// a half of its throughput (25,400–32,600 against 48,200–57,200
     /// messages/s) and more CPU per message; hence the default.
     pub max_read_size: usize,
+    /// The most capacity a receive buffer (the input, a reassembled or
+    /// inflated message) keeps once the message that grew it is delivered.
+    /// Default: 4 MiB.
+    ///
+    /// A larger reassembly buffer is released when the next message starts
+    /// being read, and a larger input buffer when a small frame follows,
+    /// so a peer that sent one large message (an inflated one can reach
+    /// `max_message_size` from a few kilobytes) and then trickles bytes
+    /// does not keep that memory pinned. Fragmented or compressed messages
+    /// larger than this cost an allocation each; single frames of any size
+    /// back to back reuse the input buffer. (An idle connection releases
+    /// all of its buffers:
+    /// [`Connection::shrink_buffers`](crate::Connection::shrink_buffers).)
+    pub max_retained_buffer: usize,
     /// Split outgoing messages into frames of at most this many payload bytes.
     /// Default: `None` (one frame per message).
     pub fragment_size: Option<usize>,
@@ -129,6 +143,7 @@ impl Default for Config {
             max_head_size: 16 << 10,
             max_headers: 64,
             max_read_size: 64 << 10,
+            max_retained_buffer: 4 << 20,
             fragment_size: None,
             auto_pong: true,
             auto_pong_backlog: 16 << 10,

@@ -183,8 +183,8 @@ enum Raw {
 ///
 /// The [crate documentation](crate) has a complete example.
 ///
-/// Memory: the value itself is 696 bytes on x86_64 with the `deflate`
-/// feature, 664 without (`tests/memory.rs` checks it stays at most 696). Its buffers grow with the traffic and keep their
+/// Memory: the value itself is 704 bytes on x86_64 with the `deflate`
+/// feature, 672 without (`tests/memory.rs` checks it stays at most 704). Its buffers grow with the traffic and keep their
 /// capacity; [`shrink_buffers`](Self::shrink_buffers) releases what holds no
 /// data, after which an idle OPEN connection holds no heap memory at all
 /// ([`buffer_capacity`](Self::buffer_capacity) is 0).
@@ -445,7 +445,7 @@ impl Connection {
         // inlined into the caller's event loop; the general path is not.
         if self.plain_open() {
             let limit = self.config.max_frame_size.min(self.config.max_message_size);
-            if let Some((kind, range)) = self.recv.next_whole(limit) {
+            if let Some((kind, range)) = self.recv.next_whole(limit, self.config.max_retained_buffer) {
                 return self.message_event(kind, range);
             }
         }
@@ -567,6 +567,7 @@ impl Connection {
             max_frame: self.config.max_frame_size,
             max_message: self.config.max_message_size,
             streaming: self.config.streaming,
+            retain: self.config.max_retained_buffer,
         }
     }
 

@@ -283,6 +283,20 @@ impl Input {
         *self = Input::new();
     }
 
+    /// Moves what is buffered into a new buffer of its size if the
+    /// buffer's capacity exceeds `retain` and the data is at most half of
+    /// that: the memory a large frame grew is not kept for the small ones
+    /// after it. The unmasked mark moves with the data.
+    pub(crate) fn trim(&mut self, retain: usize) {
+        let len = self.end - self.pos;
+        if self.buf.capacity() <= retain || len > retain / 2 {
+            return;
+        }
+        let pre = self.pre.saturating_sub(self.pos).min(len);
+        let buf = self.buf[self.pos..self.end].to_vec();
+        *self = Input { buf, pos: 0, end: len, pre, ..Input::new() };
+    }
+
     /// Releases the buffer if it holds no data.
     pub(crate) fn shrink(&mut self) {
         if self.pos == self.end {

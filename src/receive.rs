@@ -48,6 +48,8 @@ pub(crate) struct Limits {
     pub(crate) max_frame: usize,
     pub(crate) max_message: usize,
     pub(crate) streaming: bool,
+    /// The most capacity a buffer keeps between messages.
+    pub(crate) retain: usize,
 }
 
 /// Where a whole message's payload is.
@@ -195,6 +197,20 @@ impl Receiver {
         }
     }
 
+    /// Empties the buffers of a delivered message, and releases them if
+    /// they grew beyond `retain`.
+    fn release_taken(&mut self, retain: usize) {
+        self.assembled.clear();
+        self.text.clear();
+        self.assembled_taken = false;
+        if self.assembled.capacity() > retain {
+            self.assembled = Vec::new();
+        }
+        if self.text.capacity() > retain {
+            self.text = String::new();
+        }
+    }
+
     /// Heap bytes held by the buffers (not counting a decompressor).
     pub(crate) fn capacity(&self) -> usize {
         self.input.capacity() + self.assembled.capacity() + self.text.capacity()
@@ -204,9 +220,10 @@ impl Receiver {
     /// item, `Ok(None)` if more bytes are needed, or the peer's violation.
     pub(crate) fn next(&mut self, limits: Limits) -> Result<Option<Incoming>, ProtocolError> {
         if self.assembled_taken {
-            self.assembled.clear();
-            self.text.clear();
-            self.assembled_taken = false;
+            self.release_taken(limits.retain);
+        }
+        if self.frame.is_none() && self.input.capacity() > limits.retain && self.input.data().is_empty() {
+            self.input.discard();
         }
         loop {
             let mut frame = match self.frame.take() {
@@ -216,6 +233,11 @@ impl Receiver {
                     Some((header, len)) => {
                         let frame = self.begin_frame(&header, limits)?;
                         self.input.consume(len);
+                        // A small frame after a large one: the large one's
+                        // room is not kept (back-to-back large frames keep it).
+                        if self.input.capacity() > limits.retain && header.payload_len <= (limits.retain / 2) as u64 {
+                            self.input.trim(limits.retain);
+                        }
                         frame
                     }
                 },
@@ -326,14 +348,12 @@ impl Receiver {
     /// Text is checked by the caller when the message is delivered, as for
     /// any single-frame message that arrives whole. Not for streaming mode.
     #[inline]
-    pub(crate) fn next_whole(&mut self, limit: usize) -> Option<(MessageKind, Range<usize>)> {
+    pub(crate) fn next_whole(&mut self, limit: usize, retain: usize) -> Option<(MessageKind, Range<usize>)> {
         if self.frame.is_some() || self.message.is_some() {
             return None;
         }
         if self.assembled_taken {
-            self.assembled.clear();
-            self.text.clear();
-            self.assembled_taken = false;
+            self.release_taken(retain);
         }
         let (b0, range) = self.input.take_whole_frame(self.role == Role::Server, limit)?;
         let kind = if b0 == 0x81 { MessageKind::Text } else { MessageKind::Binary };
@@ -493,7 +513,7 @@ mod tests {
 
         let mut receiver = Receiver::new(Role::Server);
         receiver.start_frames();
-        let limits = Limits { max_frame: usize::MAX, max_message: usize::MAX, streaming: false };
+        let limits = Limits { max_frame: usize::MAX, max_message: usize::MAX, streaming: false, retain: usize::MAX };
         let mut messages = Vec::new();
         for (i, piece) in wire.chunks(1500).enumerate() {
             if i == 0 {
@@ -544,7 +564,7 @@ mod tests {
         receiver.start_frames();
         receiver.push(&wire);
         assert_eq!(receiver.input.watermark(), ahead, "the two frames before the small one are unmasked");
-        let limits = Limits { max_frame: usize::MAX, max_message: usize::MAX, streaming: false };
+        let limits = Limits { max_frame: usize::MAX, max_message: usize::MAX, streaming: false, retain: usize::MAX };
         let mut messages = Vec::new();
         while let Some(incoming) = receiver.next(limits).expect("valid frames") {
             match incoming {

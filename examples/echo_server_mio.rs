@@ -7,7 +7,9 @@
 //! The handler polls the borrowed events and echoes each payload straight
 //! from the receive buffer into the output buffer (no copy in between); the
 //! driver writes everything once per wakeup. Reading from a connection
-//! pauses while more than 1 MiB of its echoes are unwritten.
+//! pauses while more than 1 MiB of its echoes are unwritten. Connections
+//! beyond 16,000 are answered `503`; a failed accept (out of descriptors)
+//! is retried after 100 ms while the others are served.
 
 use std::time::Instant;
 
@@ -17,6 +19,10 @@ use wsmachine::{Accept, Config, Connection, Event};
 struct Echo;
 
 impl Handler for Echo {
+    fn accept_failed(&mut self, error: &std::io::Error) {
+        eprintln!("accept failed: {error}");
+    }
+
     fn handle(&mut self, _id: Token, ws: &mut Connection, now: Instant) {
         while let Some((event, mut tx)) = ws.poll_event_with_sender() {
             match event {
@@ -47,6 +53,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("echo server (mio) listening on ws://{}", listener.local_addr()?);
     let mut driver = Driver::new(Echo)?;
     driver.set_max_buffered(Some(1 << 20));
+    // Beyond this, connections are answered 503 before the upgrade; a
+    // failed accept (out of descriptors) is retried, not the server's end.
+    driver.set_max_connections(Some(16_000));
     driver.listen(listener, config)?;
     loop {
         driver.turn(None)?;

@@ -8,8 +8,16 @@
 //! Ctrl-C. Incoming messages are echoed with `feed` (queued) and written
 //! with one `flush` once no more input is ready, so a burst of small
 //! messages costs one write, not one per message.
+//!
+//! It keeps serving when `accept` fails (out of descriptors: it waits
+//! 100 ms and tries again), and answers connections beyond
+//! `MAX_CONNECTIONS` with `503` before the upgrade.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use futures_util::{SinkExt, StreamExt};
 use wsmachine::Config;
@@ -38,6 +46,17 @@ async fn serve(tcp: tokio::net::TcpStream, config: Config) -> Result<(), Adapter
     Ok(())
 }
 
+/// Connections served at once; more are answered `503`.
+const MAX_CONNECTIONS: usize = 16_000;
+
+/// Answers a connection beyond the limit: reads the request (briefly, so
+/// that closing does not reset the socket under the answer), then `503`.
+async fn refuse(mut tcp: tokio::net::TcpStream) {
+    let _ = tokio::time::timeout(Duration::from_millis(200), tcp.read(&mut [0; 4096])).await;
+    let answer = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let _ = tokio::time::timeout(Duration::from_millis(200), tcp.write_all(answer)).await;
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,15 +68,31 @@ async fn main() -> std::io::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("echo server (tokio) listening on ws://{}", listener.local_addr()?);
+    let open = Arc::new(AtomicUsize::new(0));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (tcp, peer) = accepted?;
-                let config = config.clone();
+                let (tcp, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of descriptors or memory: keep the connections
+                        // we have, try again shortly.
+                        eprintln!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if open.fetch_add(1, Ordering::Relaxed) >= MAX_CONNECTIONS {
+                    open.fetch_sub(1, Ordering::Relaxed);
+                    tokio::spawn(refuse(tcp));
+                    continue;
+                }
+                let (config, open) = (config.clone(), open.clone());
                 tokio::spawn(async move {
                     if let Err(e) = serve(tcp, config).await {
                         eprintln!("{peer}: {e}");
                     }
+                    open.fetch_sub(1, Ordering::Relaxed);
                 });
             }
             _ = tokio::signal::ctrl_c() => return Ok(()),

@@ -43,6 +43,10 @@ struct Server {
 
 impl Server {
     fn start(max_buffered: Option<usize>) -> Server {
+        Self::start_with(max_buffered, None)
+    }
+
+    fn start_with(max_buffered: Option<usize>, max_connections: Option<usize>) -> Server {
         let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -50,6 +54,7 @@ impl Server {
         let thread = std::thread::spawn(move || {
             let mut driver = Driver::new(Echo).unwrap();
             driver.set_max_buffered(max_buffered);
+            driver.set_max_connections(max_connections);
             driver.listen(listener, Config::default()).unwrap();
             let deadline = Instant::now() + Duration::from_secs(60);
             while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
@@ -284,4 +289,46 @@ fn every_connection_gets_its_own_timer() {
     let order: Vec<Duration> = ended.iter().map(|(id, _)| timeouts[id]).collect();
     assert!(order.windows(2).all(|w| w[0] <= w[1]), "ended out of order: {order:?}");
     drop(listener);
+}
+
+const REQUEST: &str = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// Beyond the connection limit, a connection is answered `503` before the
+/// upgrade and closed; the ones within it are served, and a place that
+/// frees up is taken again.
+#[test]
+fn connections_beyond_the_limit_are_refused_with_503() {
+    let server = Server::start_with(None, Some(1));
+    let read_all = |tcp: &mut std::net::TcpStream| {
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut all = Vec::new();
+        let _ = tcp.read_to_end(&mut all);
+        String::from_utf8_lossy(&all).into_owned()
+    };
+    let mut first = std::net::TcpStream::connect(server.addr).unwrap();
+    first.write_all(REQUEST.as_bytes()).unwrap();
+    let mut head = [0u8; 12];
+    first.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    first.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101");
+    let mut second = std::net::TcpStream::connect(server.addr).unwrap();
+    second.write_all(REQUEST.as_bytes()).unwrap();
+    let answer = read_all(&mut second);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    drop(first);
+    // The first one's place frees up once the driver sees it gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut third = std::net::TcpStream::connect(server.addr).unwrap();
+        third.write_all(REQUEST.as_bytes()).unwrap();
+        third.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut head = [0u8; 12];
+        third.read_exact(&mut head).unwrap();
+        if &head == b"HTTP/1.1 101" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the place never freed up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -102,7 +102,36 @@ pub trait Handler {
     fn closed(&mut self, id: Token, ws: &Connection) {
         let _ = (id, ws);
     }
+
+    /// Accepting a connection failed (out of descriptors, of memory). The
+    /// driver goes on serving and retries after [`ACCEPT_BACKOFF`]; this is
+    /// for logging.
+    fn accept_failed(&mut self, error: &io::Error) {
+        let _ = error;
+    }
 }
+
+/// Answers a connection beyond the limit with `503` and drops it. What
+/// the client already sent is read first (best effort), since closing a
+/// socket with unread input resets it, and the reset can destroy the
+/// answer in flight.
+fn refuse(stream: &mut TcpStream, scratch: &mut [u8]) {
+    for _ in 0..4 {
+        if !matches!(io::Read::read(stream, scratch), Ok(n) if n > 0) {
+            break;
+        }
+    }
+    let mut refusal = Vec::new();
+    let _ = crate::handshake::server::write_reject(&mut refusal, &crate::Reject::status(503));
+    // A fresh socket's send buffer takes these few bytes at once.
+    let _ = io::Write::write(stream, &refusal);
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// How long the driver waits before accepting again after a failure for
+/// want of a resource: long enough not to spin while descriptors are
+/// short, short enough that the backlog is not left waiting.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 struct Entry {
     stream: TcpStream,
@@ -139,6 +168,12 @@ pub struct Driver<H> {
     scratch: Box<[u8]>,
     /// The connections a turn services, kept to reuse its memory.
     ready: Vec<(Token, bool)>,
+    /// Accepting failed for want of a resource (descriptors, memory): try
+    /// again at this time (the edge-triggered listener will not say the
+    /// backlog is still there).
+    accept_paused_until: Option<Instant>,
+    /// Refuse connections beyond this many with `503` (`None`: no limit).
+    max_connections: Option<usize>,
     handler: H,
 }
 
@@ -157,6 +192,8 @@ impl<H: Handler> Driver<H> {
             shrink_after: Some(DEFAULT_SHRINK_AFTER),
             scratch: vec![0; IDLE_READ].into_boxed_slice(),
             ready: Vec::new(),
+            accept_paused_until: None,
+            max_connections: None,
             handler,
         })
     }
@@ -193,6 +230,14 @@ impl<H: Handler> Driver<H> {
     /// docs for when this is safe.
     pub fn set_max_buffered(&mut self, bytes: Option<usize>) {
         self.max_buffered = bytes;
+    }
+
+    /// Refuse connections accepted beyond `limit` open ones with
+    /// `503 Service Unavailable` before the upgrade (`None`: no limit).
+    /// Default: `None`. A limit below the process's descriptor limit keeps
+    /// room for the refusals themselves.
+    pub fn set_max_connections(&mut self, limit: Option<usize>) {
+        self.max_connections = limit;
     }
 
     /// Release a connection's empty buffers once nothing has arrived on it
@@ -257,7 +302,9 @@ impl<H: Handler> Driver<H> {
     ///
     /// The clock is read once after the wait: every connection serviced in
     /// the turn is given that time (for its timers, and as the time its
-    /// input arrived).
+    /// input arrived). Only a failure of the poll itself is an error: a
+    /// failed accept is retried ([`ACCEPT_BACKOFF`]), a broken connection
+    /// is closed.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
         let now = Instant::now();
         for id in std::mem::take(&mut self.lent) {
@@ -266,7 +313,7 @@ impl<H: Handler> Driver<H> {
             }
             self.schedule(id, now);
         }
-        let deadline = self.timers.first().map(|&(at, _)| at);
+        let deadline = self.timers.first().map(|&(at, _)| at).into_iter().chain(self.accept_paused_until).min();
         let mut wait = deadline.map(|d| d.saturating_duration_since(now));
         if let Some(max) = max_wait {
             wait = Some(wait.map_or(max, |w| w.min(max)));
@@ -279,19 +326,22 @@ impl<H: Handler> Driver<H> {
         let mut ready = std::mem::take(&mut self.ready);
         ready.clear();
         ready.extend(self.events.iter().map(|e| (e.token(), e.is_readable() && !e.is_read_closed())));
-        let accept = ready.iter().any(|&(t, _)| t == LISTENER);
         let now = Instant::now();
+        let resume = self.accept_paused_until.is_some_and(|at| now >= at);
+        let accept = resume || ready.iter().any(|&(t, _)| t == LISTENER);
         let due = self.timers.range(..=(now, Token(usize::MAX))).map(|&(_, id)| (id, false));
         ready.extend(due);
         // One service per connection; a timer's full read wins over the shortcut.
         ready.sort_unstable_by_key(|&(id, short_ok)| (id, short_ok));
         ready.dedup_by_key(|&mut (id, _)| id);
-        let result = if accept { self.accept_all() } else { Ok(()) };
+        if accept {
+            self.accept_all(now);
+        }
         for &(id, short_ok) in ready.iter().filter(|&&(t, _)| t != LISTENER) {
             self.service(id, short_ok, now);
         }
         self.ready = ready;
-        result
+        Ok(())
     }
 
     fn deadline(entry: &Entry, shrink_after: Option<Duration>) -> Option<Instant> {
@@ -301,19 +351,36 @@ impl<H: Handler> Driver<H> {
         }
     }
 
-    fn accept_all(&mut self) -> io::Result<()> {
+    /// Accepts until the backlog is empty. When accepting fails for want
+    /// of a resource (descriptors: EMFILE, ENFILE; memory), the driver
+    /// keeps serving the connections it has and tries again after
+    /// [`ACCEPT_BACKOFF`]; the handler hears of each failure
+    /// ([`Handler::accept_failed`]). Beyond the connection limit, a
+    /// connection is answered `503` and closed.
+    fn accept_all(&mut self, now: Instant) {
+        self.accept_paused_until = None;
         loop {
-            let Some((listener, config)) = &self.listener else { return Ok(()) };
+            let Some((listener, config)) = &self.listener else { return };
             match listener.accept() {
-                Ok((stream, _)) => {
-                    let ws = Connection::server(Instant::now(), config.clone());
-                    self.add(stream, ws)?;
+                Ok((mut stream, _)) => {
+                    if self.max_connections.is_some_and(|max| self.conns.len() >= max) {
+                        refuse(&mut stream, &mut self.scratch);
+                        continue;
+                    }
+                    let ws = Connection::server(now, config.clone());
+                    if let Err(e) = self.add(stream, ws) {
+                        self.handler.accept_failed(&e);
+                    }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 // A connection that failed before we accepted it: skip it.
                 Err(e) if matches!(e.kind(), ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset) => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.handler.accept_failed(&e);
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    return;
+                }
             }
         }
     }

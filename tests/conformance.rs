@@ -193,9 +193,6 @@ impl Adapter for Mio {
         let (report, ends) = mpsc::channel();
         std::thread::spawn(move || {
             let mut driver = Driver::new(Echo { report, refused: Vec::new() }).unwrap();
-            // The driver's read backpressure is opt-in (its docs say why);
-            // the suite turns it on at the bound the tokio adapter uses.
-            driver.set_max_buffered(Some(wsmachine::adapters::DEFAULT_MAX_BUFFERED));
             driver.listen(listener, config).unwrap();
             loop {
                 driver.turn(Some(Duration::from_millis(50))).unwrap();

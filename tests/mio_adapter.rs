@@ -332,3 +332,71 @@ fn connections_beyond_the_limit_are_refused_with_503() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Counts the handler's calls and the bytes it was given, without echoing.
+#[derive(Default)]
+struct Count {
+    calls: usize,
+    bytes: usize,
+}
+
+impl Handler for Count {
+    fn handle(&mut self, _id: Token, ws: &mut Connection, now: Instant) {
+        self.calls += 1;
+        let mut accept = false;
+        while let Some(event) = ws.poll_event() {
+            match event {
+                Event::Request(_) => accept = true,
+                Event::Binary(b) => self.bytes += b.len(),
+                _ => {}
+            }
+        }
+        if accept {
+            ws.accept(now, Accept::new()).unwrap();
+        }
+    }
+}
+
+/// Fairness: a turn reads one connection at most `READ_BUDGET` times, so a
+/// flooding peer does not starve the others; the rest of its input is read
+/// in the next turns, which do not wait for readiness (edge-triggered
+/// readiness would not report it again).
+#[test]
+fn a_turn_reads_one_connection_at_most_its_budget() {
+    use wsmachine::adapters::mio::READ_BUDGET;
+    let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut driver = Driver::new(Count::default()).unwrap();
+    driver.listen(listener, Config::default()).unwrap();
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.write_all(REQUEST.as_bytes()).unwrap();
+    while driver.handler().calls == 0 {
+        driver.turn(Some(Duration::from_millis(100))).unwrap();
+    }
+    // 8 MiB of masked binary frames, written while the driver reads.
+    let frame = wsmachine_testkit::frame(0x82, &[7u8; 60 << 10], Some([1, 2, 3, 4]));
+    let count = 140;
+    let writer = std::thread::spawn(move || {
+        for _ in 0..count {
+            tcp.write_all(&frame).unwrap();
+        }
+        tcp
+    });
+    let expected = count * (60 << 10);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut most, mut turns) = (0, 0);
+    while driver.handler().bytes < expected {
+        assert!(Instant::now() < deadline, "{} of {expected} bytes", driver.handler().bytes);
+        let before = driver.handler().calls;
+        driver.turn(Some(Duration::from_secs(5))).unwrap();
+        most = most.max(driver.handler().calls - before);
+        turns += 1;
+    }
+    // One call per read, and one after the timers ran. (Without the
+    // budget, a turn here read until the socket was empty: up to 103 reads
+    // in three runs.)
+    assert_eq!(READ_BUDGET, 16);
+    assert!(most <= 17, "{most} handler calls in one turn");
+    assert!(turns > 1);
+    drop(writer.join().unwrap());
+}

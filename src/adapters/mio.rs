@@ -17,18 +17,22 @@
 //! - **Output is written once per wakeup**: everything the connection queued
 //!   (echoes, Pongs, Close replies) leaves in as few `write` calls as the
 //!   socket accepts. What the socket does not take waits for WRITABLE.
-//! - **Backpressure** (opt-in, [`Driver::set_max_buffered`]): while a
-//!   connection's unwritten output exceeds the limit, the driver stops
-//!   reading from it, so a peer that sends but does not read (to an echo, a
-//!   relay) cannot grow our memory. Use it on the side whose output is driven
-//!   by its input. Never on both ends of one connection: two peers that each
-//!   queued more than the limit and each stopped reading would wait for each
-//!   other forever. Without it, the application watches the length of
-//!   [`Connection::output_buffer`] itself. This is why it is off by default
-//!   while the tokio adapter bounds its output at
-//!   [`DEFAULT_MAX_BUFFERED`](super::DEFAULT_MAX_BUFFERED) by default: it
-//!   makes the *sender* wait and keeps reading, which cannot deadlock two
-//!   peers.
+//! - **Backpressure** (on by default for server connections,
+//!   [`Driver::set_max_buffered`]): while a server connection's unwritten
+//!   output exceeds [`DEFAULT_MAX_BUFFERED`](super::DEFAULT_MAX_BUFFERED),
+//!   the driver stops reading from it, so a peer that sends but does not
+//!   read (to an echo, a relay) cannot grow our memory; the write timeout
+//!   ([`Config::write_timeout`](crate::Config::write_timeout)) then drops a
+//!   peer that never reads again. A server's output is driven by its input,
+//!   so holding back its reads is safe. Not a client's: a client whose
+//!   output is driven by the application, talking to a server that holds
+//!   back too, would wait for the server while the server waits for it, so
+//!   clients keep reading and the application watches
+//!   [`Connection::output_buffer`] itself.
+//! - **Fairness**: a connection is read at most [`READ_BUDGET`] times per
+//!   turn; one with more input waiting is serviced again in the next turn
+//!   (which then does not wait), so one flooding peer does not starve the
+//!   others.
 //! - **Time**: the poll timeout is the earliest [`Connection::poll_timeout`];
 //!   every connection whose deadline passed gets [`Connection::handle_timeout`].
 //!   Deadlines are kept in order (a `BTreeSet`), so a turn costs what its
@@ -83,7 +87,7 @@ pub use ::mio::Token;
 
 use super::DEFAULT_SHRINK_AFTER;
 use super::idle::{IDLE_READ, Idle};
-use crate::{Config, Connection};
+use crate::{Config, Connection, Role};
 
 /// How long a closed connection waits for the peer's EOF before the socket is dropped.
 const LINGER: Duration = Duration::from_secs(2);
@@ -128,6 +132,9 @@ fn refuse(stream: &mut TcpStream, scratch: &mut [u8]) {
     let _ = stream.shutdown(Shutdown::Write);
 }
 
+/// The most reads of one connection per turn (with 64 KiB reads, 1 MiB).
+pub const READ_BUDGET: u32 = 16;
+
 /// How long the driver waits before accepting again after a failure for
 /// want of a resource: long enough not to spin while descriptors are
 /// short, short enough that the backlog is not left waiting.
@@ -162,6 +169,9 @@ pub struct Driver<H> {
     lent: Vec<Token>,
     next_token: usize,
     max_buffered: Option<usize>,
+    /// Connections that used their read budget with input left: serviced
+    /// again next turn, which does not wait.
+    again: Vec<Token>,
     shrink_after: Option<Duration>,
     /// The 4 KiB buffer that cold connections read into (see
     /// `read_once`), one for all: zeroed once, not on every read.
@@ -188,7 +198,8 @@ impl<H: Handler> Driver<H> {
             timers: BTreeSet::new(),
             lent: Vec::new(),
             next_token: 0,
-            max_buffered: None,
+            max_buffered: Some(super::DEFAULT_MAX_BUFFERED),
+            again: Vec::new(),
             shrink_after: Some(DEFAULT_SHRINK_AFTER),
             scratch: vec![0; IDLE_READ].into_boxed_slice(),
             ready: Vec::new(),
@@ -225,9 +236,10 @@ impl<H: Handler> Driver<H> {
         Ok(id)
     }
 
-    /// Stop reading from a connection while more than `bytes` of its output
-    /// are unwritten (`None`: always read). Default: `None`. See the module
-    /// docs for when this is safe.
+    /// Stop reading from a server connection while more than `bytes` of its
+    /// output are unwritten (`None`: always read). Default:
+    /// [`DEFAULT_MAX_BUFFERED`](super::DEFAULT_MAX_BUFFERED) (128 KiB).
+    /// Clients always read (the module docs say why).
     pub fn set_max_buffered(&mut self, bytes: Option<usize>) {
         self.max_buffered = bytes;
     }
@@ -315,6 +327,10 @@ impl<H: Handler> Driver<H> {
         }
         let deadline = self.timers.first().map(|&(at, _)| at).into_iter().chain(self.accept_paused_until).min();
         let mut wait = deadline.map(|d| d.saturating_duration_since(now));
+        if !self.again.is_empty() {
+            // Input is waiting on a connection that used its budget.
+            wait = Some(Duration::ZERO);
+        }
         if let Some(max) = max_wait {
             wait = Some(wait.map_or(max, |w| w.min(max)));
         }
@@ -331,6 +347,7 @@ impl<H: Handler> Driver<H> {
         let accept = resume || ready.iter().any(|&(t, _)| t == LISTENER);
         let due = self.timers.range(..=(now, Token(usize::MAX))).map(|&(_, id)| (id, false));
         ready.extend(due);
+        ready.extend(self.again.drain(..).map(|id| (id, false)));
         // One service per connection; a timer's full read wins over the shortcut.
         ready.sort_unstable_by_key(|&(id, short_ok)| (id, short_ok));
         ready.dedup_by_key(|&mut (id, _)| id);
@@ -427,13 +444,21 @@ impl<H: Handler> Driver<H> {
         // Before reading (`adapters/idle.rs`).
         entry.idle.release_if_due(&mut entry.ws, self.shrink_after, now);
         loop {
-            let over_limit = |ws: &Connection| self.max_buffered.is_some_and(|max| ws.output_buffer().len() > max);
+            let limit = self.max_buffered.filter(|_| entry.ws.role() == Role::Server);
+            let over_limit = |ws: &Connection| limit.is_some_and(|max| ws.output_buffer().len() > max);
             let mut held_back = false;
+            let mut budget = READ_BUDGET;
             while !entry.eof {
                 if over_limit(&entry.ws) {
                     held_back = true;
                     break;
                 }
+                if budget == 0 {
+                    // More may be waiting: the next turn reads on.
+                    self.again.push(id);
+                    break;
+                }
+                budget -= 1;
                 match Self::read_once(entry, &mut self.scratch, now) {
                     Ok((0, _)) => {
                         entry.eof = true;

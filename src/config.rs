@@ -107,6 +107,17 @@ pub struct Config {
     /// clean) when no Pong arrives within this time. Default: 20 s. Only used
     /// with [`ping_interval`](Self::ping_interval).
     pub pong_timeout: Duration,
+    /// Fail the connection ([`Failure::MessageTimeout`](crate::Failure::MessageTimeout),
+    /// close code 1008) when a received message is still incomplete this
+    /// long after its first byte arrived: a peer cannot hold a message's
+    /// memory (up to `max_message_size`) by trickling it, since every byte
+    /// counts as activity for the heartbeat. Seen at
+    /// [`handle_timeout`](crate::Connection::handle_timeout) calls, so
+    /// caught after between one and two timeouts when the caller calls it
+    /// only at deadlines. Not in [`streaming`](Self::streaming) mode, where
+    /// messages are not buffered. `None` waits for ever. Default: 60 s
+    /// (raise it for large messages over slow links).
+    pub message_timeout: Option<Duration>,
     /// While open, fail the connection ([`Failure::WriteTimeout`](crate::Failure::WriteTimeout),
     /// close code 1006) when output waits and the transport takes none of it
     /// for this long: the peer stopped reading (its receive window closed),
@@ -152,6 +163,7 @@ impl Default for Config {
             ping_interval: None,
             pong_timeout: Duration::from_secs(20),
             write_timeout: Some(Duration::from_secs(30)),
+            message_timeout: Some(Duration::from_secs(60)),
             close_timeout: Some(Duration::from_secs(10)),
             #[cfg(feature = "deflate")]
             deflate: None,

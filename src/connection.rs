@@ -131,10 +131,17 @@ impl Lifecycle {
     /// buffers, so it can run while an event borrows them.
     fn fail(&mut self, send: &mut SendSide, now: Instant, failure: Failure) {
         let code = failure.close_code();
-        if let Failure::Protocol(e) = &failure
+        // The peer broke the protocol or held a message too long: it is
+        // there to read our Close, which says why.
+        let reason = match &failure {
+            Failure::Protocol(e) => Some(e.reason()),
+            Failure::MessageTimeout => Some("message timeout"),
+            _ => None,
+        };
+        if let Some(reason) = reason
             && send.status == SendStatus::Open
         {
-            send.write_close(Some(code), e.reason());
+            send.write_close(Some(code), reason);
         }
         send.status = SendStatus::Closed(Initiator::Failure);
         self.close(Closed {
@@ -183,8 +190,8 @@ enum Raw {
 ///
 /// The [crate documentation](crate) has a complete example.
 ///
-/// Memory: the value itself is 704 bytes on x86_64 with the `deflate`
-/// feature, 672 without (`tests/memory.rs` checks it stays at most 704). Its buffers grow with the traffic and keep their
+/// Memory: the value itself is 736 bytes on x86_64 with the `deflate`
+/// feature, 704 without (`tests/memory.rs` checks it stays at most 736). Its buffers grow with the traffic and keep their
 /// capacity; [`shrink_buffers`](Self::shrink_buffers) releases what holds no
 /// data, after which an idle OPEN connection holds no heap memory at all
 /// ([`buffer_capacity`](Self::buffer_capacity) is 0).
@@ -474,6 +481,7 @@ impl Connection {
     #[inline]
     fn message_event(&mut self, kind: MessageKind, range: Range<usize>) -> Option<(Event<'_>, Sender<'_>)> {
         let Connection { recv, send, life, timers, .. } = self;
+        recv.delivered = true;
         let data = recv.input.get(range);
         let event = match kind {
             MessageKind::Binary => Event::Binary(data),
@@ -579,6 +587,9 @@ impl Connection {
             Ok(None) => return None,
             Ok(Some(incoming)) => incoming,
         };
+        if matches!(incoming, Incoming::Message { .. }) {
+            self.recv.delivered = true;
+        }
         Some(match incoming {
             Incoming::Message { kind: MessageKind::Text, payload } => Raw::Text(payload),
             Incoming::Message { kind: MessageKind::Binary, payload } => Raw::Binary(payload),
@@ -791,7 +802,13 @@ impl Connection {
             return deadline;
         }
         let writes = self.timers.write_deadline(!self.send.pending().is_empty(), &self.config);
-        deadline.into_iter().chain(writes).min()
+        let message = self.timers.message_deadline(self.receiving(), &self.config);
+        deadline.into_iter().chain(writes).chain(message).min()
+    }
+
+    /// A buffered message (or frame, or header) is partly received.
+    fn receiving(&self) -> bool {
+        !self.config.streaming && self.recv.in_progress()
     }
 
     /// Gives the connection the current time; runs the timers that are due.
@@ -811,6 +828,11 @@ impl Connection {
             // The peer takes nothing: our Close could not go either.
             self.life.fail(&mut self.send, now, Failure::WriteTimeout);
             self.send.abandon();
+        }
+        let delivered = core::mem::take(&mut self.recv.delivered);
+        if self.phase() == Phase::Open && self.timers.watch_message(now, self.receiving(), delivered, &self.config) {
+            self.recv.discard();
+            self.life.fail(&mut self.send, now, Failure::MessageTimeout);
         }
         // Each step moves to a later phase or arms a later deadline, so this
         // ends after a few rounds.

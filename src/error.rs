@@ -39,6 +39,11 @@ pub enum Failure {
     CloseTimeout,
     /// The transport reached end of file before the closing handshake.
     UnexpectedEof,
+    /// A received message was still incomplete
+    /// [`Config::message_timeout`](crate::Config::message_timeout) after
+    /// its first byte arrived (a peer trickling a large message to hold
+    /// its memory). Close code 1008, sent in our Close.
+    MessageTimeout,
     /// Output waited and the transport took none of it for
     /// [`Config::write_timeout`](crate::Config::write_timeout): the peer
     /// stopped reading. Nothing more is sent (not even a Close).
@@ -51,6 +56,7 @@ impl Failure {
     pub fn close_code(&self) -> CloseCode {
         match self {
             Failure::Protocol(e) => e.close_code(),
+            Failure::MessageTimeout => CloseCode::POLICY_VIOLATION,
             _ => CloseCode::ABNORMAL,
         }
     }
@@ -66,6 +72,7 @@ impl fmt::Display for Failure {
             Failure::CloseTimeout => f.write_str("closing handshake timed out"),
             Failure::UnexpectedEof => f.write_str("transport closed without a close frame"),
             Failure::WriteTimeout => f.write_str("the peer took none of our output in time"),
+            Failure::MessageTimeout => f.write_str("a message was not received in time"),
         }
     }
 }

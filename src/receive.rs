@@ -126,6 +126,9 @@ pub(crate) struct Receiver {
     frame: Option<Frame>,
     message: Option<Message>,
     utf8: Utf8Validator,
+    /// A whole message was delivered since the message timeout last
+    /// looked (`timers.rs`), which clears it.
+    pub(crate) delivered: bool,
     /// The agreed extension's transform of incoming messages
     /// (`extension.rs`); the RSV bits it gives meaning to.
     decoder: Option<Box<dyn Decoder>>,
@@ -144,6 +147,7 @@ impl Receiver {
             frame: None,
             message: None,
             utf8: Utf8Validator::new(),
+            delivered: false,
             decoder: None,
             rsv_allowed: 0,
         }
@@ -209,6 +213,11 @@ impl Receiver {
         if self.text.capacity() > retain {
             self.text = String::new();
         }
+    }
+
+    /// Part of a message, a frame or a header is buffered.
+    pub(crate) fn in_progress(&self) -> bool {
+        self.frame.is_some() || self.message.is_some() || !self.input.data().is_empty()
     }
 
     /// Heap bytes held by the buffers (not counting a decompressor).

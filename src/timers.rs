@@ -77,6 +77,9 @@ pub(crate) struct Timers {
     /// While open with output waiting: since when the transport has taken
     /// none of it (the write timeout).
     stall: Option<Instant>,
+    /// While open with a message partly received: since when no message
+    /// was completed (the message timeout).
+    receiving: Option<Instant>,
 }
 
 impl Timers {
@@ -90,6 +93,7 @@ impl Timers {
             activity: false,
             awaiting_pong: false,
             stall: None,
+            receiving: None,
         }
     }
 
@@ -192,6 +196,33 @@ impl Timers {
     pub(crate) fn write_deadline(&self, waiting: bool, config: &Config) -> Option<Instant> {
         let limit = config.write_timeout.filter(|_| waiting)?;
         Some(self.stall.unwrap_or(self.now) + limit)
+    }
+
+    /// The message timeout, at `now`, for an open connection: `partial`
+    /// says whether a message is partly received, `delivered` whether one
+    /// was completed since the previous call. Returns whether the one in
+    /// progress took the whole timeout. Seen between calls, as the write
+    /// timeout is.
+    pub(crate) fn watch_message(&mut self, now: Instant, partial: bool, delivered: bool, config: &Config) -> bool {
+        let now = self.advance(now);
+        let Some(limit) = config.message_timeout.filter(|_| partial) else {
+            self.receiving = None;
+            return false;
+        };
+        match self.receiving {
+            Some(since) if !delivered => now >= since + limit,
+            _ => {
+                self.receiving = Some(now);
+                false
+            }
+        }
+    }
+
+    /// When [`watch_message`](Self::watch_message) should next be called,
+    /// if a message is partly received.
+    pub(crate) fn message_deadline(&self, partial: bool, config: &Config) -> Option<Instant> {
+        let limit = config.message_timeout.filter(|_| partial)?;
+        Some(self.receiving.unwrap_or(self.now) + limit)
     }
 
     /// When [`tick`](Self::tick) should next be called in `phase`: the

@@ -168,3 +168,70 @@ fn progress_resets_the_write_timeout() {
     idle.handle_timeout(t0());
     assert_eq!(idle.poll_timeout(), None);
 }
+
+/// A peer that trickles a message (every byte is activity, so no heartbeat
+/// notices) is failed with 1008 once the message has taken
+/// `message_timeout`; the Close says so and the memory it held goes.
+#[test]
+fn a_trickled_message_fails_the_message_timeout() {
+    let mut config = Config::default();
+    config.message_timeout = Some(Duration::from_secs(60));
+    let mut server = open_server(config);
+    let frame = client_frame(0x82, &vec![1; 1 << 20]);
+    let mut now = t0();
+    server.receive(&frame[..64 << 10]);
+    assert!(events(&mut server).is_empty());
+    server.handle_timeout(now);
+    assert_eq!(server.poll_timeout(), Some(now + Duration::from_secs(60)));
+    for i in 0..5 {
+        now += Duration::from_secs(10);
+        server.receive(&frame[(64 << 10) + i..(64 << 10) + i + 1]);
+        assert!(events(&mut server).is_empty());
+        server.handle_timeout(now);
+        assert!(server.closed().is_none());
+    }
+    server.handle_timeout(t0() + Duration::from_secs(60));
+    match events(&mut server).as_slice() {
+        [Ev::Closed { code, failure: Some(Failure::MessageTimeout), .. }] => {
+            assert_eq!(*code, CloseCode::POLICY_VIOLATION)
+        }
+        other => panic!("{other:?}"),
+    }
+    let close = decode_all(&take_output(&mut server));
+    assert_eq!(close_payload(close.last().unwrap()).0, 1008);
+    assert!(server.buffer_capacity() < 64 << 10, "{}", server.buffer_capacity());
+}
+
+/// A steady stream whose reads cut frames, so that part of a message is
+/// always buffered, never trips the message timeout: each message that
+/// completes starts it again.
+#[test]
+fn a_steady_stream_never_trips_the_message_timeout() {
+    let mut config = Config::default();
+    config.message_timeout = Some(Duration::from_secs(5));
+    let mut server = open_server(config);
+    let stream: Vec<u8> = (0..400).flat_map(|i| client_frame(0x82, &[i as u8; 1000])).collect();
+    let mut now = t0();
+    let mut got = 0;
+    for chunk in stream.chunks(1500) {
+        now += Duration::from_secs(2);
+        server.receive(chunk);
+        got += events(&mut server).len();
+        server.handle_timeout(now);
+        assert!(server.closed().is_none(), "after {got} messages");
+    }
+    assert_eq!(got, 400);
+}
+
+/// In streaming mode messages are not buffered: no message timeout.
+#[test]
+fn streaming_has_no_message_timeout() {
+    let mut config = Config::default();
+    config.streaming = true;
+    config.message_timeout = Some(Duration::from_secs(5));
+    let mut server = open_server(config);
+    server.receive(&client_frame(0x02, &[1; 100]));
+    assert_eq!(events(&mut server).len(), 1, "the first fragment");
+    server.handle_timeout(t0() + Duration::from_secs(3600));
+    assert!(server.closed().is_none());
+}

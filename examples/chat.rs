@@ -22,9 +22,15 @@
 //! - **Broadcast encoded once**: a room message becomes one
 //!   [`PreparedMessage`] (the frame is built once) shared by `Arc` with every
 //!   other member's task, which copies the frame into its connection.
-//! - **A bounded queue per member**: a member whose queue (256 messages) is
-//!   full is too slow to keep up; it is dropped from the room and its
-//!   connection closed with 1008, instead of the server's memory growing.
+//! - **A bounded queue per member**: a member whose queue (64 messages of
+//!   at most 32 KiB) is full is too slow to keep up; it is dropped from the
+//!   room (which is told) and its connection closed with 1008, instead of
+//!   the server's memory growing. A member that stops reading altogether
+//!   is dropped by the connection's write timeout.
+//! - **Bounded input**: names and rooms of at most 32 bytes, lines of at
+//!   most 32 KiB (a longer one closes the connection with 1009); the request head must arrive within the handshake timeout
+//!   and is scanned once (a head trickled a byte at a time costs linear
+//!   time).
 //! - **Heartbeat**: the server Pings after `--ping-interval-ms` of silence
 //!   and drops a client that does not answer within `--pong-timeout-ms`
 //!   (browsers answer Pings by themselves).
@@ -48,10 +54,14 @@ use wsmachine::{CloseCode, Config, Connection, PreparedMessage};
 
 const PAGE: &str = include_str!("chat.html");
 /// Messages queued for one member before it counts as too slow.
-const QUEUE: usize = 256;
+const QUEUE: usize = 64;
 const MAX_HEAD: usize = 16 << 10;
+/// The longest line a client may send, and the longest name or room.
+const MAX_LINE: usize = 32 << 10;
+const MAX_NAME: usize = 32;
 
-type Member = mpsc::Sender<Arc<PreparedMessage>>;
+/// A member's name and queue.
+type Member = (String, mpsc::Sender<Arc<PreparedMessage>>);
 
 /// The rooms and their members' queues.
 #[derive(Default)]
@@ -74,20 +84,29 @@ impl Hub {
         }
     }
 
-    /// Sends `text` to everyone in `room` but `except`; drops members whose queue is full.
+    /// Sends `text` to everyone in `room` but `except`; drops members whose
+    /// queue is full, and tells the room they left.
     fn broadcast(&self, room: &str, except: u64, text: &str) {
-        let message = Arc::new(PreparedMessage::text(text));
-        let mut rooms = self.rooms.lock().unwrap();
-        let Some(members) = rooms.get_mut(room) else { return };
-        members.retain(|&id, member| {
-            id == except
-                || match member.try_send(message.clone()) {
-                    Ok(()) => true,
-                    // Too slow (full) or gone (closed): dropping our sender
-                    // ends its queue, and its task closes the connection.
-                    Err(_) => false,
-                }
-        });
+        let mut texts = vec![text.to_owned()];
+        // Each text may drop members, whose leaving is told in turn.
+        while let Some(text) = texts.pop() {
+            let message = Arc::new(PreparedMessage::text(&text));
+            let mut rooms = self.rooms.lock().unwrap();
+            let Some(members) = rooms.get_mut(room) else { return };
+            members.retain(|&id, (name, queue)| {
+                id == except
+                    || match queue.try_send(message.clone()) {
+                        Ok(()) => true,
+                        // Too slow (full) or gone (closed): dropping our
+                        // sender ends its queue, and its task closes the
+                        // connection.
+                        Err(_) => {
+                            texts.push(format!("info {name} left (too slow)"));
+                            false
+                        }
+                    }
+            });
+        }
     }
 }
 
@@ -109,6 +128,9 @@ async fn chat(hub: &Hub, id: u64, mut ws: WebSocket<TcpStream>) -> Result<(), Ad
         };
         tokio::select! {
             message = ws.next() => match message {
+                Some(Ok(Message::Text(line))) if line.len() > MAX_LINE => {
+                    break ws.close(CloseCode::MESSAGE_TOO_BIG, "line too long").await;
+                }
                 Some(Ok(Message::Text(line))) => {
                     if let Err(e) = command(hub, id, &mut ws, &mut seat, &line).await {
                         break Err(e);
@@ -156,12 +178,15 @@ async fn command(
             let (Some(room), Some(name)) = (words.next(), words.next()) else {
                 return ws.send(Message::text("error usage: join <room> <name>")).await;
             };
+            if room.len() > MAX_NAME || name.len() > MAX_NAME {
+                return ws.send(Message::text(format!("error room and name are at most {MAX_NAME} bytes"))).await;
+            }
             if let Some(old) = seat.take() {
                 hub.leave(&old.room, id);
                 hub.broadcast(&old.room, id, &format!("info {} left", old.name));
             }
             let (member, inbox) = mpsc::channel(QUEUE);
-            hub.join(room, id, member);
+            hub.join(room, id, (name.to_owned(), member));
             hub.broadcast(room, id, &format!("info {name} joined"));
             *seat = Some(Seat { room: room.to_owned(), name: name.to_owned(), inbox });
             ws.send(Message::text(format!("joined {room}"))).await
@@ -188,20 +213,18 @@ async fn command(
 /// Reads the request head; serves the page, a 404, or hands the connection to the chat.
 async fn route(mut tcp: TcpStream, hub: Arc<Hub>, id: u64, config: Config) -> Result<(), AdapterError> {
     tcp.set_nodelay(true)?;
-    let mut head = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    let parsed = loop {
-        let n = tcp.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        head.extend_from_slice(&chunk[..n]);
-        match RequestHead::parse(&head, config.max_headers) {
-            Ok(Some((parsed, _))) => break parsed,
-            Ok(None) if head.len() <= MAX_HEAD => continue,
-            Ok(None) => return respond(&mut tcp, "431 Request Header Fields Too Large", "text/plain", "").await,
-            Err(e) => return respond(&mut tcp, "400 Bad Request", "text/plain", &e.to_string()).await,
-        }
+    let limit = config.handshake_timeout.unwrap_or(Duration::from_secs(10));
+    let head = match tokio::time::timeout(limit, read_head(&mut tcp)).await {
+        Err(_) => return respond(&mut tcp, "408 Request Timeout", "text/plain", "").await,
+        Ok(head) => head?,
+    };
+    let Some(head) = head else {
+        return respond(&mut tcp, "431 Request Header Fields Too Large", "text/plain", "").await;
+    };
+    let parsed = match RequestHead::parse(&head, config.max_headers) {
+        Ok(Some((parsed, _))) => parsed,
+        Ok(None) => return Ok(()),
+        Err(e) => return respond(&mut tcp, "400 Bad Request", "text/plain", &e.to_string()).await,
     };
     let request = parsed.request();
     if request.headers().has_token("Upgrade", "websocket") {
@@ -214,6 +237,29 @@ async fn route(mut tcp: TcpStream, hub: Arc<Hub>, id: u64, config: Config) -> Re
     match (request.method(), request.path()) {
         ("GET", "/") => respond(&mut tcp, "200 OK", "text/html; charset=utf-8", PAGE).await,
         _ => respond(&mut tcp, "404 Not Found", "text/plain", "not found").await,
+    }
+}
+
+/// Reads until the end of the request head (`None` if it grows past
+/// `MAX_HEAD`), looking for the blank line only in what each read added,
+/// so a head that trickles in costs linear time; what came after the head
+/// stays in the buffer for the connection.
+async fn read_head(tcp: &mut TcpStream) -> Result<Option<Vec<u8>>, AdapterError> {
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tcp.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(AdapterError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        let from = head.len().saturating_sub(3);
+        head.extend_from_slice(&chunk[..n]);
+        if head[from..].windows(4).any(|w| w == b"\r\n\r\n") {
+            return Ok(Some(head));
+        }
+        if head.len() > MAX_HEAD {
+            return Ok(None);
+        }
     }
 }
 
@@ -240,7 +286,7 @@ async fn main() -> std::io::Result<()> {
     let mut config = Config::default();
     config.ping_interval = Some(Duration::from_millis(flag(&args, "--ping-interval-ms").unwrap_or(20_000)));
     config.pong_timeout = Duration::from_millis(flag(&args, "--pong-timeout-ms").unwrap_or(10_000));
-    config.max_message_size = 64 << 10;
+    config.max_message_size = MAX_LINE;
     if args.iter().any(|a| a == "--deflate") {
         config.deflate = Some(wsmachine::deflate::DeflateConfig::default());
     }

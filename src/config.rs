@@ -170,3 +170,46 @@ impl Default for Config {
         }
     }
 }
+
+impl Config {
+    /// Limits for a server open to anyone, where a peer may be hostile:
+    /// messages and frames of at most 1 MiB, a head of at most 8 KiB and
+    /// 32 fields, at most 256 KiB kept between messages, a heartbeat Ping
+    /// after 30 s of silence (20 s to answer), 30 s to finish a started
+    /// message, 30 s for a stalled write; permessage-deflate off.
+    ///
+    /// What one connection can be made to hold, by a peer that sends as
+    /// fast as the limits allow (`tests/limits.rs`; the fixed state and
+    /// the adapters' output bound aside):
+    ///
+    /// | | [`Config::default`] | `public_server` |
+    /// |---|---|---|
+    /// | a message in progress (the reassembly and the frame being read) | 64 MiB + 16 MiB, for at most 60 s at a time | 1 MiB + 1 MiB, for at most 30 s |
+    /// | kept between messages | 4 MiB each for the input and the reassembly | 256 KiB each |
+    /// | a silent or vanished peer | held until the transport fails (no heartbeat) | dropped within 50 s |
+    /// | a peer that stops reading | dropped within 30–60 s (write timeout) | the same |
+    ///
+    /// With permessage-deflate on, add its contexts (about 417 KiB with
+    /// 15-bit windows, see [`deflate`](crate::deflate)); an inflated message
+    /// counts against `max_message_size` like any other.
+    ///
+    /// ```
+    /// use wsmachine::Config;
+    /// let mut config = Config::public_server();
+    /// config.max_message_size = 4 << 20; // this service takes larger uploads
+    /// ```
+    pub fn public_server() -> Self {
+        Config {
+            max_frame_size: 1 << 20,
+            max_message_size: 1 << 20,
+            max_head_size: 8 << 10,
+            max_headers: 32,
+            max_retained_buffer: 256 << 10,
+            ping_interval: Some(Duration::from_secs(30)),
+            pong_timeout: Duration::from_secs(20),
+            message_timeout: Some(Duration::from_secs(30)),
+            write_timeout: Some(Duration::from_secs(30)),
+            ..Config::default()
+        }
+    }
+}

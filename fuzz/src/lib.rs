@@ -499,7 +499,9 @@ pub fn peer_frame(role: Role, b0: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
 /// for the role ([`OutputChecker`]); the state only moves forward; no event
 /// and no output after the Closed event; unwritten output stays within what
 /// the script queued plus the automatic frames; buffers stay within the
-/// configured limits.
+/// configured limits. Then the peer stops reading and sending, and time
+/// runs from deadline to deadline: a connection with output waiting, or
+/// over, must let the transport go (no wait without a deadline).
 pub fn run_script(data: &[u8], role: Role) {
     let Ok(script) = Script::read(data) else { return };
     run(&script, None, role);
@@ -671,6 +673,39 @@ fn run(script: &Script, deflate: Option<&DeflateSetup>, role: Role) {
         let receive = 2 * (config.max_frame_size + config.max_message_size + 2 * largest_chunk + 14);
         let held = ws.buffer_capacity();
         assert!(held <= receive + 2 * (peak_queued + automatic) + 8192, "buffers hold {held} bytes");
+    }
+    // The peer now stops reading and sending (a zero window, a vanished
+    // host). No wait is without a deadline: a connection with output
+    // waiting, or over, lets the transport go after a bounded number of
+    // deadlines, each one a real one (never in the past), and its output
+    // only shrinks (dropped, never grown) once it is over.
+    let stuck = !ws.output_buffer().is_empty() || state == State::Closed;
+    for _ in 0..32 {
+        if ws.should_close_transport() {
+            break;
+        }
+        let Some(at) = ws.poll_timeout() else { break };
+        assert!(at >= now, "a deadline in the past");
+        now = at;
+        ws.handle_timeout(now);
+        while let Some(event) = ws.poll_event() {
+            if let Event::Closed(c) = event {
+                assert!(emitted_at_close.is_none(), "a second Closed");
+                assert!(!(c.clean && c.failure.is_some()), "a clean close with an error");
+                emitted_at_close = Some(out.total + ws.output_buffer().len());
+            }
+        }
+        if let Some(at_close) = emitted_at_close {
+            assert!(out.total + ws.output_buffer().len() <= at_close, "output after CLOSED");
+        }
+    }
+    if stuck && config.close_timeout.is_some() {
+        assert!(
+            ws.should_close_transport(),
+            "held for ever: {:?}, {} bytes unwritten",
+            ws.state(),
+            ws.output_buffer().len()
+        );
     }
     let rest = ws.output_buffer().to_vec();
     out.feed(&rest);

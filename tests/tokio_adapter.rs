@@ -455,3 +455,15 @@ async fn split_writer_is_released_by_the_write_timeout() {
     assert!(matches!(&end, Some(Err(e)) if failed(e)), "{end:?}");
     drop(b);
 }
+
+/// `send_prepared` sends one frame built once, through the same bounded
+/// path as `send_text`.
+#[tokio::test]
+async fn send_prepared_reaches_the_peer() {
+    let (mut client, mut server) = duplex_pair(Config::default(), Config::default()).await;
+    let prepared = wsmachine::PreparedMessage::text("to everyone");
+    server.send_prepared(&prepared).await.unwrap();
+    server.send_prepared(&prepared).await.unwrap();
+    assert_eq!(next(&mut client).await, Message::text("to everyone"));
+    assert_eq!(next(&mut client).await, Message::text("to everyone"));
+}

@@ -245,6 +245,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.flush_all().await
     }
 
+    /// Queues a [`PreparedMessage`](crate::PreparedMessage) (one frame
+    /// built once for many connections) and writes everything pending, as
+    /// [`send_text`](Self::send_text) does: it waits for the buffered
+    /// amount to fall to [`set_max_buffered`](Self::set_max_buffered)
+    /// first.
+    pub async fn send_prepared(&mut self, message: &crate::PreparedMessage) -> Result<(), AdapterError> {
+        poll_fn(|cx| self.inner.poll_ready(cx)).await?;
+        self.inner.ws.sender().send_prepared(message)?;
+        self.flush_all().await
+    }
+
     /// Starts the closing handshake with `code` and `reason` and writes the
     /// Close frame; the stream then ends with the peer's
     /// [`Message::Close`]. Does nothing if a Close was already sent. (The
@@ -281,8 +292,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         &self.inner.ws
     }
 
-    /// The connection, to send a [`PreparedMessage`](crate::PreparedMessage)
-    /// or a streamed message; flush afterwards (`SinkExt::flush`).
+    /// The connection, to send a streamed message (or anything else by
+    /// hand); flush afterwards (`SinkExt::flush`). What is queued here
+    /// bypasses the buffered-amount bound: prefer the `send_*` methods.
     pub fn connection_mut(&mut self) -> &mut Connection {
         &mut self.inner.ws
     }

@@ -101,7 +101,11 @@ pub struct Config {
     /// request *and* for the application's decision). Default: 10 s.
     pub handshake_timeout: Option<Duration>,
     /// Send a Ping when nothing has been received for this long (heartbeat).
-    /// Default: `None`.
+    /// Default: `None`: a connection that receives nothing is kept, as a
+    /// client or a trusted peer expects, until the transport fails; a
+    /// vanished peer (a host gone without a FIN) is then held until TCP
+    /// gives up. [`Config::public_server`] sets 30 s, and the example
+    /// servers do.
     pub ping_interval: Option<Duration>,
     /// After a heartbeat Ping, fail the connection (close code 1006, not
     /// clean) when no Pong arrives within this time. Default: 20 s. Only used

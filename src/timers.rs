@@ -172,57 +172,31 @@ impl Timers {
     /// The write timeout, at `now`, for an open connection: `waiting`
     /// says whether output waits, `progressed` whether the transport took
     /// any since the previous call. Returns whether it took none for the
-    /// whole timeout. Progress is seen between calls, as activity is for
-    /// the heartbeat: a stall starts at the first call that finds output
-    /// waiting and no progress since the previous one.
+    /// whole timeout.
     pub(crate) fn watch_writes(&mut self, now: Instant, waiting: bool, progressed: bool, config: &Config) -> bool {
         let now = self.advance(now);
-        let Some(limit) = config.write_timeout.filter(|_| waiting) else {
-            self.stall = None;
-            return false;
-        };
-        match self.stall {
-            Some(since) if !progressed => now >= since + limit,
-            _ => {
-                self.stall = Some(now);
-                false
-            }
-        }
+        watch(&mut self.stall, now, config.write_timeout.filter(|_| waiting), progressed)
     }
 
     /// When [`watch_writes`](Self::watch_writes) should next be called, if
-    /// output waits: the stall's end, or one timeout from the latest time
-    /// given when no call has seen this stall yet.
+    /// output waits.
     pub(crate) fn write_deadline(&self, waiting: bool, config: &Config) -> Option<Instant> {
-        let limit = config.write_timeout.filter(|_| waiting)?;
-        Some(self.stall.unwrap_or(self.now) + limit)
+        Some(self.stall.unwrap_or(self.now) + config.write_timeout.filter(|_| waiting)?)
     }
 
     /// The message timeout, at `now`, for an open connection: `partial`
     /// says whether a message is partly received, `delivered` whether one
     /// was completed since the previous call. Returns whether the one in
-    /// progress took the whole timeout. Seen between calls, as the write
-    /// timeout is.
+    /// progress took the whole timeout.
     pub(crate) fn watch_message(&mut self, now: Instant, partial: bool, delivered: bool, config: &Config) -> bool {
         let now = self.advance(now);
-        let Some(limit) = config.message_timeout.filter(|_| partial) else {
-            self.receiving = None;
-            return false;
-        };
-        match self.receiving {
-            Some(since) if !delivered => now >= since + limit,
-            _ => {
-                self.receiving = Some(now);
-                false
-            }
-        }
+        watch(&mut self.receiving, now, config.message_timeout.filter(|_| partial), delivered)
     }
 
     /// When [`watch_message`](Self::watch_message) should next be called,
     /// if a message is partly received.
     pub(crate) fn message_deadline(&self, partial: bool, config: &Config) -> Option<Instant> {
-        let limit = config.message_timeout.filter(|_| partial)?;
-        Some(self.receiving.unwrap_or(self.now) + limit)
+        Some(self.receiving.unwrap_or(self.now) + config.message_timeout.filter(|_| partial)?)
     }
 
     /// When [`tick`](Self::tick) should next be called in `phase`: the
@@ -236,6 +210,26 @@ impl Timers {
             Phase::AwaitingClose(since) | Phase::Draining(since) => config.close_timeout.map(|t| since + t),
             Phase::Done => None,
             _ => self.deadline,
+        }
+    }
+}
+
+/// A wait for progress (the write and message timeouts), seen between
+/// calls as activity is for the heartbeat: it starts at the first call that
+/// finds something waiting (`limit` is `Some` only then) and no progress
+/// since the previous call, and each call that sees progress starts it
+/// again. Returns whether `limit` passed without progress. With a caller
+/// that comes only at deadlines, that is between one and two limits.
+fn watch(since: &mut Option<Instant>, now: Instant, limit: Option<std::time::Duration>, progressed: bool) -> bool {
+    let Some(limit) = limit else {
+        *since = None;
+        return false;
+    };
+    match *since {
+        Some(at) if !progressed => now >= at + limit,
+        _ => {
+            *since = Some(now);
+            false
         }
     }
 }

@@ -101,6 +101,13 @@
 //! the caller asked for that cannot be done is an `Err` of [`SendError`],
 //! [`DecisionError`] or [`RequestError`], and changes nothing.
 //!
+//! ## Limits
+//!
+//! Every limit is a field of [`Config`] with a documented default. A
+//! server open to anyone should start from [`Config::public_server`],
+//! whose docs give what a hostile peer can make one connection hold under
+//! it and under the defaults.
+//!
 //! ## What is public
 //!
 //! Everything a user needs is at the crate root; two modules hold the rest:

@@ -30,9 +30,9 @@
 /// for large messages costs more than the messages.
 pub const DEFAULT_SHRINK_AFTER: core::time::Duration = core::time::Duration::from_secs(1);
 
-/// The default for `set_max_buffered` on the tokio and blocking adapters:
-/// above this many unwritten bytes, sending waits (tokio) or writes
-/// (blocking) first.
+/// The default for `set_max_buffered` on every adapter: above this many
+/// unwritten bytes, sending waits (tokio) or writes (blocking) first, and
+/// the mio driver stops reading a server connection.
 pub const DEFAULT_MAX_BUFFERED: usize = 128 << 10;
 
 #[cfg(feature = "blocking")]

@@ -49,7 +49,7 @@ async def client(url, deflate):
 async def echo(ws):
     async for message in ws:
         # A Ping before each echo: a client must take Pings at any time.
-        await ws.ping(b"before the echo")
+        await ws.ping()  # random data: pings of equal data may not overlap
         await ws.send(message)
 
 

@@ -28,9 +28,10 @@
 //!   the server's memory growing. A member that stops reading altogether
 //!   is dropped by the connection's write timeout.
 //! - **Bounded input**: names and rooms of at most 32 bytes, lines of at
-//!   most 32 KiB (a longer one closes the connection with 1009); the request head must arrive within the handshake timeout
-//!   and is scanned once (a head trickled a byte at a time costs linear
-//!   time).
+//!   most 32 KiB (a longer one closes the connection with 1009); the
+//!   request head must arrive within the handshake timeout and its end is
+//!   found by a [`HeadScanner`], which looks at each byte once (a head
+//!   trickled a byte at a time costs linear time).
 //! - **Heartbeat**: the server Pings after `--ping-interval-ms` of silence
 //!   and drops a client that does not answer within `--pong-timeout-ms`
 //!   (browsers answer Pings by themselves).
@@ -49,7 +50,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use wsmachine::adapters::tokio::WebSocket;
 use wsmachine::adapters::{AdapterError, Message, accept_all};
-use wsmachine::handshake::RequestHead;
+use wsmachine::handshake::{HeadScanner, RequestHead};
 use wsmachine::{CloseCode, Config, Connection, PreparedMessage};
 
 const PAGE: &str = include_str!("chat.html");
@@ -241,20 +242,20 @@ async fn route(mut tcp: TcpStream, hub: Arc<Hub>, id: u64, config: Config) -> Re
 }
 
 /// Reads until the end of the request head (`None` if it grows past
-/// `MAX_HEAD`), looking for the blank line only in what each read added,
-/// so a head that trickles in costs linear time; what came after the head
-/// stays in the buffer for the connection.
+/// `MAX_HEAD`); a [`HeadScanner`] looks only at what each read added, so a
+/// head that trickles in costs linear time. What came after the head stays
+/// in the buffer for the connection.
 async fn read_head(tcp: &mut TcpStream) -> Result<Option<Vec<u8>>, AdapterError> {
     let mut head = Vec::with_capacity(1024);
+    let mut scanner = HeadScanner::default();
     let mut chunk = [0u8; 4096];
     loop {
         let n = tcp.read(&mut chunk).await?;
         if n == 0 {
             return Err(AdapterError::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
-        let from = head.len().saturating_sub(3);
         head.extend_from_slice(&chunk[..n]);
-        if head[from..].windows(4).any(|w| w == b"\r\n\r\n") {
+        if scanner.find_end(&head).is_some() {
             return Ok(Some(head));
         }
         if head.len() > MAX_HEAD {

@@ -12,6 +12,7 @@
 //! This module's public items are for a server that does the handshake
 //! without a [`Connection`](crate::Connection) and then runs a
 //! [`Connection::established`](crate::Connection::established):
+//! [`HeadScanner`] finds the end of a head as it arrives,
 //! [`RequestHead::parse`] and [`check_request`] validate a request,
 //! [`write_accept`] answers it, and [`accept_key`] computes
 //! `Sec-WebSocket-Accept` for an HTTP stack that writes its own response.
@@ -76,17 +77,35 @@ pub(crate) fn key_value(key: &[u8; 16]) -> [u8; 24] {
     encoded
 }
 
-/// Finds the end of an HTTP head (the empty line) as bytes arrive, looking
-/// at each byte once.
+/// Finds the end of an HTTP head (the empty line) as its bytes arrive,
+/// looking at each byte once: for a router that reads a request head in
+/// pieces before [`RequestHead::parse`], which would scan it from the start
+/// on every call (quadratic time in a head trickled a byte at a time).
+///
+/// ```
+/// use wsmachine::handshake::{HeadScanner, RequestHead};
+/// let mut scanner = HeadScanner::default();
+/// let mut head = Vec::new();
+/// for piece in [&b"GET /chat HTTP/1.1\r\nHost: a\r"[..], b"\n\r", b"\n"] {
+///     head.extend_from_slice(piece); // a read
+///     if let Some(len) = scanner.find_end(&head) {
+///         let (request, _) = RequestHead::parse(&head[..len], 64)?.expect("complete");
+///         assert_eq!(request.request().path(), "/chat");
+///     }
+/// }
+/// # Ok::<(), wsmachine::HandshakeError>(())
+/// ```
 #[derive(Clone, Debug, Default)]
-pub(crate) struct HeadScanner {
+pub struct HeadScanner {
     scanned: usize,
 }
 
 impl HeadScanner {
-    /// The length of the head (through the empty line) if `buf` holds all of it.
+    /// The length of the head (through the empty line) if `buf` holds all
+    /// of it. `buf` is everything received so far, from the head's first
+    /// byte: each call looks only at what the previous one had not seen.
     /// Accepts CRLF and bare LF line endings, as httparse does.
-    pub(crate) fn find_end(&mut self, buf: &[u8]) -> Option<usize> {
+    pub fn find_end(&mut self, buf: &[u8]) -> Option<usize> {
         // Resume two bytes back: a line end may straddle two reads.
         let mut from = self.scanned.saturating_sub(2).min(buf.len());
         self.scanned = buf.len();

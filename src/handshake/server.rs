@@ -125,7 +125,9 @@ pub struct RequestHead {
 impl RequestHead {
     /// Parses a request head at the start of `bytes`. Returns `Ok(None)` if
     /// the head is incomplete, or the head and its length (any bytes after it
-    /// are WebSocket frames).
+    /// are WebSocket frames). Each call scans `bytes` from the start: for a
+    /// head that arrives in pieces, find its end with a
+    /// [`HeadScanner`](super::HeadScanner) and parse once.
     ///
     /// ```
     /// use wsmachine::handshake::{RequestHead, check_request};

@@ -205,7 +205,12 @@ impl Timers {
         match phase {
             Phase::Open if !self.awaiting_pong => {
                 let interval = config.ping_interval?;
-                Some(self.active_at.unwrap_or(self.now) + interval)
+                // Bytes received since the last call are activity at the
+                // next call, which is no earlier than the latest time: the
+                // idle interval counts from there (not from an older base,
+                // which would be a deadline in the past; found by fuzzing).
+                let base = if self.activity { self.now } else { self.active_at.unwrap_or(self.now) };
+                Some(base + interval)
             }
             Phase::AwaitingClose(since) | Phase::Draining(since) => config.close_timeout.map(|t| since + t),
             Phase::Done => None,
@@ -257,6 +262,30 @@ mod tests {
         assert_eq!(t.tick(t0 + Duration::from_secs(16), Phase::Open, &config), Some(Expired::Ping));
         assert_eq!(t.deadline(Phase::Open, &config), Some(t0 + Duration::from_secs(21)));
         assert_eq!(t.tick(t0 + Duration::from_secs(21), Phase::Open, &config), Some(Expired::Pong));
+    }
+
+    /// A Pong that arrives after the heartbeat's interval has passed since
+    /// its Ping: the next deadline counts from the latest time given, never
+    /// from the Ping's (which is in the past). Found by the connection
+    /// fuzzers' "no deadline in the past" invariant.
+    #[test]
+    fn after_a_late_pong_the_next_ping_is_not_in_the_past() {
+        let config = Config {
+            ping_interval: Some(Duration::from_millis(100)),
+            pong_timeout: Duration::from_millis(766),
+            ..Config::default()
+        };
+        let t0 = Instant::now();
+        let mut t = Timers::new(t0, false, &config);
+        t.on_open(t0);
+        let ping_at = t0 + Duration::from_millis(804);
+        assert_eq!(t.tick(ping_at, Phase::Open, &config), Some(Expired::Ping));
+        let later = t0 + Duration::from_millis(1490);
+        assert_eq!(t.tick(later, Phase::Open, &config), None);
+        t.on_activity();
+        t.on_pong();
+        let next = t.deadline(Phase::Open, &config).unwrap();
+        assert!(next >= later, "{:?} before the latest time", later - next);
     }
 
     /// Every deadline is armed when its timer starts, at the time given

@@ -57,6 +57,8 @@ pub struct DeflateConfig {
     /// Compression level 0–9. Default: 1 (fast; most of the ratio on text).
     pub level: u32,
     /// Messages shorter than this many bytes are sent uncompressed. Default: 64.
+    /// (A longer message that does not compress smaller, such as random or
+    /// already compressed data, is sent uncompressed too.)
     pub threshold: usize,
     /// Ask that the server reset its context after each message. Client:
     /// offered as `server_no_context_takeover`; server: always agreed to when
@@ -353,15 +355,26 @@ impl Encoder for DeflateEncoder {
         len >= self.threshold
     }
 
-    fn encode(&mut self, message: &[u8]) -> (&[u8], u8) {
+    fn encode(&mut self, message: &[u8]) -> Option<(&[u8], u8)> {
         let (level, bits, reset) = (self.level, self.window_bits, self.no_context_takeover);
         let deflater = self.deflater.get_or_insert_with(|| Box::new(Deflater::new(level, bits, reset)));
         self.scratch.clear();
         deflater.compress(message, &mut self.scratch);
+        // Incompressible data (random, already compressed) comes out larger:
+        // by 6% at level 1, whose fixed Huffman codes spend 9 bits on half
+        // the byte values. Such a message goes out uncompressed (§6.1 lets
+        // each message choose), so it is never larger on the wire than
+        // itself and a peer's `max_frame_size` sized for its messages takes
+        // it (found by the soak, `tests/soak`). The peer's window never sees
+        // it, so ours must forget it: the next message starts afresh.
+        let smaller = self.scratch.len() < message.len();
+        if !smaller {
+            deflater.forget();
+        }
         if self.release {
             self.deflater = None;
         }
-        (&self.scratch, RSV1)
+        smaller.then_some((&self.scratch[..], RSV1))
     }
 
     fn shrink(&mut self) {
@@ -462,6 +475,12 @@ impl Deflater {
         if self.reset {
             self.inner.reset();
         }
+    }
+
+    /// Drops the history (the last message was not sent compressed, so
+    /// the peer's window does not hold it).
+    pub(crate) fn forget(&mut self) {
+        self.inner.reset();
     }
 
     fn run(&mut self, input: &[u8], out: &mut Vec<u8>, flush: FlushCompress) {
@@ -683,6 +702,51 @@ mod tests {
             for no_takeover in [false, true] {
                 roundtrip(1, bits, no_takeover, &messages);
                 roundtrip(9, bits, no_takeover, &messages);
+            }
+        }
+    }
+
+    /// §6.1: a message that compresses no smaller goes out uncompressed
+    /// (RSV1 clear), and the next compressed message does not refer back to
+    /// it: a decompressor that never saw it inflates the rest, at every
+    /// level, with context takeover. Random bytes come out 6% larger at
+    /// level 1 (fixed Huffman codes), which a peer's frame limit sized for
+    /// its messages would refuse (found by `tests/soak`).
+    #[test]
+    fn rfc7692_6_1_incompressible_messages_go_out_uncompressed() {
+        let mut state = 0x2545_f491u32;
+        let random: Vec<u8> = (0..100_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect();
+        let mut plain = Vec::new();
+        Deflater::new(1, 15, false).compress(&random, &mut plain);
+        assert!(plain.len() > random.len() * 105 / 100, "level 1 inflates random data: {}", plain.len());
+        let text = "a message that compresses well, with its history ".repeat(40).into_bytes();
+        for level in [1, 6, 9] {
+            let policy = DeflateConfig { level, ..DeflateConfig::default() };
+            let params = DeflateParams {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+                server_max_window_bits: 15,
+                client_max_window_bits: 15,
+            };
+            let (mut encoder, _) = transforms(&params, &policy, false);
+            let mut inflater = Inflater::new(15, false);
+            for (i, message) in [&text, &random, &text, &random[..300], &text].into_iter().enumerate() {
+                match encoder.encode(message) {
+                    None => assert!(i % 2 == 1, "message {i} was not compressed at level {level}"),
+                    Some((body, rsv)) => {
+                        assert!(i % 2 == 0 && rsv == RSV1 && body.len() < message.len(), "message {i}, level {level}");
+                        let mut out = Vec::new();
+                        inflater.inflate(body, true, false, &mut out, 1 << 20).unwrap();
+                        assert_eq!(&out, message, "message {i}, level {level}");
+                    }
+                }
             }
         }
     }

@@ -36,9 +36,11 @@ pub(crate) trait Encoder: fmt::Debug + Send {
     fn encodes(&self, kind: MessageKind, len: usize) -> bool;
 
     /// Transforms a whole message and returns its new payload and the RSV
-    /// bits of its first frame. The payload is borrowed from the encoder,
-    /// which reuses its buffer for the next message.
-    fn encode(&mut self, message: &[u8]) -> (&[u8], u8);
+    /// bits of its first frame, or `None` when the message is better sent
+    /// as it is (the encoder then holds no state from it). The payload is
+    /// borrowed from the encoder, which reuses its buffer for the next
+    /// message.
+    fn encode(&mut self, message: &[u8]) -> Option<(&[u8], u8)>;
 
     /// Releases buffer memory that holds no data.
     fn shrink(&mut self);
@@ -176,10 +178,10 @@ mod tests {
         fn encodes(&self, _kind: MessageKind, len: usize) -> bool {
             len >= 2
         }
-        fn encode(&mut self, message: &[u8]) -> (&[u8], u8) {
+        fn encode(&mut self, message: &[u8]) -> Option<(&[u8], u8)> {
             self.0.clear();
             self.0.extend(message.iter().rev());
-            (&self.0, RSV2)
+            Some((&self.0, RSV2))
         }
         fn shrink(&mut self) {
             self.0 = Vec::new();

@@ -207,8 +207,10 @@ impl SendSide {
         // Taken out for the call, so that its output can be written while
         // it lends it.
         let Some(mut encoder) = self.encoder.take() else { return };
-        let (encoded, rsv) = encoder.encode(payload);
-        self.write_data(kind.opcode(), true, rsv, encoded);
+        match encoder.encode(payload) {
+            Some((encoded, rsv)) => self.write_data(kind.opcode(), true, rsv, encoded),
+            None => self.write_data(kind.opcode(), true, 0, payload),
+        }
         self.encoder = Some(encoder);
     }
 

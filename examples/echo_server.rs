@@ -5,9 +5,10 @@
 //! ```
 //!
 //! Every text message comes back as text, every binary message as binary,
-//! until the client closes. A heartbeat Ping goes out after 30 s of silence
-//! (answered Pongs keep the connection; none within 20 s drops it). With
-//! `--deflate`, offers of permessage-deflate are accepted.
+//! until the client closes. It runs `Config::public_server()`: messages of
+//! up to 1 MiB, a heartbeat Ping after 30 s of silence (answered Pongs keep
+//! the connection; none within 20 s drops it), and a deadline on every wait.
+//! With `--deflate`, offers of permessage-deflate are accepted.
 //!
 //! It keeps serving when `accept` fails (out of descriptors: it waits
 //! 100 ms and tries again), and answers connections beyond
@@ -26,8 +27,9 @@ use wsmachine::{Accept, Config, Request};
 fn serve(stream: TcpStream, deflate: bool) -> Result<(), AdapterError> {
     stream.set_nodelay(true)?;
     let peer = stream.peer_addr()?;
-    let mut config = Config::default();
-    config.ping_interval = Some(Duration::from_secs(30));
+    // Open to anyone: messages up to 1 MiB, a heartbeat, deadlines for
+    // every wait (the limits table in `Config::public_server`'s docs).
+    let mut config = Config::public_server();
     if deflate {
         config.deflate = Some(wsmachine::deflate::DeflateConfig::default());
     }

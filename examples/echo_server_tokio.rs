@@ -61,8 +61,9 @@ async fn refuse(mut tcp: tokio::net::TcpStream) {
 async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let addr = args.iter().find(|a| !a.starts_with("--")).cloned().unwrap_or_else(|| "127.0.0.1:9001".to_owned());
-    let mut config = Config::default();
-    config.ping_interval = Some(Duration::from_secs(30));
+    // Open to anyone: messages up to 1 MiB, a heartbeat, deadlines for
+    // every wait (the limits table in `Config::public_server`'s docs).
+    let mut config = Config::public_server();
     if args.iter().any(|a| a == "--deflate") {
         config.deflate = Some(wsmachine::deflate::DeflateConfig::default());
     }

@@ -284,3 +284,35 @@ fn peer_reset_is_a_transport_error_then_already_closed() {
     }
     assert!(matches!(second, Err(AdapterError::AlreadyClosed)), "{second:?}");
 }
+
+/// The idle-memory policy (as in the tokio and mio adapters): a connection
+/// whose buffers a large message grew releases them once nothing has
+/// arrived for `shrink_after`, while `read` waits.
+#[test]
+fn idle_connection_releases_its_buffers_while_read_waits() {
+    let (url, handle) = server(|tcp| {
+        let mut ws = WebSocket::accept(tcp, Config::default()).unwrap();
+        ws.set_shrink_after(Some(Duration::from_millis(100)));
+        let m = ws.read().unwrap();
+        ws.send(m).unwrap();
+        let grown = ws.connection().buffer_capacity();
+        ws.set_read_timeout(Some(Duration::from_millis(500)));
+        let idle = ws.read();
+        let after = ws.connection().buffer_capacity();
+        // Still usable after the release: the next message is read as before.
+        ws.set_read_timeout(None);
+        let next = ws.read().unwrap();
+        (grown, idle.is_err(), after, next)
+    });
+    let mut ws = connect(&url);
+    let big = vec![7u8; 1 << 20];
+    ws.send_binary(&big).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::binary(big));
+    thread::sleep(Duration::from_millis(700));
+    ws.send(Message::text("after")).unwrap();
+    let (grown, timed_out, after, next) = handle.join().unwrap();
+    assert!(grown >= 1 << 20, "the message grew the buffers: {grown}");
+    assert!(timed_out);
+    assert_eq!(after, 0, "released after 100 ms of silence");
+    assert_eq!(next, Message::text("after"));
+}

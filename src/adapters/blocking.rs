@@ -52,11 +52,12 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::DEFAULT_MAX_BUFFERED;
+use super::idle::{IDLE_READ, Idle};
 use super::message::{
     AdapterError, Decide, IntoClientRequest, Message, Next, Rejection, accept_all, close, handshake_step, next_message,
     queue,
 };
+use super::{DEFAULT_MAX_BUFFERED, DEFAULT_SHRINK_AFTER};
 use crate::{CloseCode, Config, Connection, SendToError};
 
 /// How long one write to the transport may block before the connection's
@@ -171,6 +172,9 @@ pub struct WebSocket<S> {
     eof: bool,
     /// The last message (or error) was delivered.
     ended: bool,
+    /// The idle-memory policy (`adapters/idle.rs`), as in the other adapters.
+    idle: Idle,
+    shrink_after: Option<Duration>,
 }
 
 impl WebSocket<TcpStream> {
@@ -202,6 +206,8 @@ impl<S: Transport> WebSocket<S> {
             max_buffered: DEFAULT_MAX_BUFFERED,
             eof: false,
             ended: false,
+            idle: Idle::new(Instant::now()),
+            shrink_after: Some(DEFAULT_SHRINK_AFTER),
         }
     }
 
@@ -399,6 +405,16 @@ impl<S: Transport> WebSocket<S> {
         self.write_timeout = timeout;
     }
 
+    /// Release the connection's empty buffers once nothing has arrived for
+    /// this long while [`read`](Self::read) waits (`None`: never). Default
+    /// and reasons: [`DEFAULT_SHRINK_AFTER`]. A thread per connection
+    /// otherwise keeps what its largest message grew, up to
+    /// [`Config::max_retained_buffer`] for each of the input and the
+    /// reassembly.
+    pub fn set_shrink_after(&mut self, idle: Option<Duration>) {
+        self.shrink_after = idle;
+    }
+
     /// How many unwritten bytes [`write`](Self::write) lets accumulate
     /// before it writes them. Default: [`DEFAULT_MAX_BUFFERED`] (128 KiB).
     pub fn set_max_buffered(&mut self, bytes: usize) {
@@ -443,15 +459,29 @@ impl<S: Transport> WebSocket<S> {
             }
         } else {
             let now = Instant::now();
-            let wake = self.ws.poll_timeout().into_iter().chain(deadline).min();
+            self.idle.release_if_due(&mut self.ws, self.shrink_after, now);
+            let release = self.idle.release_at(&self.ws, self.shrink_after);
+            let wake = self.ws.poll_timeout().into_iter().chain(deadline).chain(release).min();
             // A zero timeout means "block" to std: wait at least a millisecond.
             let wait = wake.map(|at| at.saturating_duration_since(now).max(Duration::from_millis(1)));
             self.stream.set_read_timeout(wait)?;
-            // Straight into the connection's receive buffer: no copy. A read
-            // of 0 bytes is reported to the connection as the end of file.
-            match self.ws.read_from(&mut self.stream) {
+            // A cold connection (new, or back from idle) reads through a
+            // small buffer on the stack and keeps only what came; a busy one
+            // reads straight into the connection's receive buffer (no copy).
+            // A read of 0 bytes is reported to the connection as the end of file.
+            let cold = self.idle.cold();
+            let read = if cold {
+                let mut small = [0u8; IDLE_READ];
+                self.stream.read(&mut small).inspect(|&n| match n {
+                    0 => self.ws.receive_eof(),
+                    n => self.ws.receive(&small[..n]),
+                })
+            } else {
+                self.ws.read_from(&mut self.stream)
+            };
+            match read {
                 Ok(0) => self.eof = true,
-                Ok(_) => {}
+                Ok(n) => self.idle.on_read(n, cold, Instant::now()),
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
                 Err(e) => return Err(e),
             }

@@ -1,4 +1,4 @@
-//! The idle-memory policy the tokio and mio adapters share: an idle
+//! The idle-memory policy every adapter shares: an idle
 //! connection costs its state, not its buffers.
 //!
 //! - **Release**: once nothing has arrived for `shrink_after` (1 s by
@@ -9,7 +9,7 @@
 //!   messages costs more than the messages.
 //! - **Cold reads**: a connection with little traffic (new, or back from
 //!   idle) reads into a small buffer of the adapter's ([`IDLE_READ`] bytes:
-//!   the tokio task's stack, the mio driver's scratch buffer) and
+//!   the tokio task's or blocking thread's stack, the mio driver's scratch buffer) and
 //!   `receive` copies what came, so it holds a receive buffer of the size of
 //!   what is pending (a handshake head, a chat message), not the read room,
 //!   and a read that finds nothing allocates nothing. Once a read fills the

@@ -22,7 +22,7 @@
 //! [`Connection::output_buffer`]: crate::Connection::output_buffer
 //! [`Connection::poll_timeout`]: crate::Connection::poll_timeout
 
-/// The default for `set_shrink_after` on the tokio and mio adapters: a
+/// The default for `set_shrink_after` on every adapter: a
 /// connection on which nothing arrived for this long releases its empty
 /// buffers ([`Connection::shrink_buffers`](crate::Connection::shrink_buffers)),
 /// so that idle connections cost only their state. Not at once: a busy
@@ -37,7 +37,7 @@ pub const DEFAULT_MAX_BUFFERED: usize = 128 << 10;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
-#[cfg(any(feature = "tokio", feature = "mio"))]
+#[cfg(any(feature = "tokio", feature = "mio", feature = "blocking"))]
 mod idle;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod message;

@@ -178,17 +178,16 @@ async fn soak(args: &Args) -> Result<Vec<String>, String> {
         let (hog, cap) = (t.hog.clone(), nofile + 1100);
         tasks.spawn(async move { hog::run(addr, cap, first, period, until, &hog).await });
     }
-    let mut last = Instant::now();
     let grace = Duration::from_secs(60);
-    while !tasks.is_empty() {
-        match tokio::time::timeout_at(until + grace, tasks.join_next()).await {
-            Err(_) => break,
-            Ok(Some(Err(e))) => return Err(format!("a soak task panicked: {e}")),
-            Ok(_) => {}
-        }
-        if last.elapsed() > Duration::from_secs(15) {
-            last = Instant::now();
-            progress(&targets, start);
+    let mut ticks = tokio::time::interval_at(start + Duration::from_secs(15), Duration::from_secs(15));
+    while !tasks.is_empty() && Instant::now() < until + grace {
+        tokio::select! {
+            joined = tasks.join_next() => {
+                if let Some(Err(e)) = joined {
+                    return Err(format!("a soak task panicked: {e}"));
+                }
+            }
+            _ = ticks.tick() => progress(&targets, start),
         }
     }
     let mut failures = Vec::new();

@@ -100,12 +100,13 @@ pub struct Config {
     /// connection was created at until it is open (a server waits for the
     /// request *and* for the application's decision). Default: 10 s.
     pub handshake_timeout: Option<Duration>,
-    /// Send a Ping when nothing has been received for this long (heartbeat).
-    /// Default: `None`: a connection that receives nothing is kept, as a
-    /// client or a trusted peer expects, until the transport fails; a
-    /// vanished peer (a host gone without a FIN) is then held until TCP
-    /// gives up. [`Config::public_server`] sets 30 s, and the example
-    /// servers do.
+    /// Send a Ping when nothing has been received for this long (heartbeat);
+    /// with [`pong_timeout`](Self::pong_timeout), a peer that vanished
+    /// without a FIN (a host gone, a NAT entry dropped) is dropped within
+    /// 50 s by default instead of held until the transport fails, which
+    /// over idle TCP is never. Default: 30 s, in both roles (as Python
+    /// websockets does with 20 s). `None` turns the heartbeat off: a
+    /// connection that receives nothing is then kept for ever.
     pub ping_interval: Option<Duration>,
     /// After a heartbeat Ping, fail the connection (close code 1006, not
     /// clean) when no Pong arrives within this time. Default: 20 s. Only used
@@ -164,7 +165,7 @@ impl Default for Config {
             auto_pong_backlog: 16 << 10,
             streaming: false,
             handshake_timeout: Some(Duration::from_secs(10)),
-            ping_interval: None,
+            ping_interval: Some(Duration::from_secs(30)),
             pong_timeout: Duration::from_secs(20),
             write_timeout: Some(Duration::from_secs(30)),
             message_timeout: Some(Duration::from_secs(60)),
@@ -178,9 +179,10 @@ impl Default for Config {
 impl Config {
     /// Limits for a server open to anyone, where a peer may be hostile:
     /// messages and frames of at most 1 MiB, a head of at most 8 KiB and
-    /// 32 fields, at most 256 KiB kept between messages, a heartbeat Ping
-    /// after 30 s of silence (20 s to answer), 30 s to finish a started
-    /// message, 30 s for a stalled write; permessage-deflate off.
+    /// 32 fields, at most 256 KiB kept between messages, 30 s to finish a
+    /// started message; as by default, a heartbeat Ping after 30 s of
+    /// silence (20 s to answer), 30 s for a stalled write and
+    /// permessage-deflate off.
     ///
     /// What one connection can be made to hold, by a peer that sends as
     /// fast as the limits allow (`tests/limits.rs`; the fixed state and
@@ -190,7 +192,7 @@ impl Config {
     /// |---|---|---|
     /// | a message in progress (the reassembly and the frame being read) | 64 MiB + 16 MiB, for at most 60 s at a time | 1 MiB + 1 MiB, for at most 30 s |
     /// | kept between messages | 4 MiB each for the input and the reassembly | 256 KiB each |
-    /// | a silent or vanished peer | held until the transport fails (no heartbeat) | dropped within 50 s |
+    /// | a silent or vanished peer | dropped within 50 s (heartbeat) | the same |
     /// | a peer that stops reading | dropped within 30–60 s (write timeout) | the same |
     ///
     /// With permessage-deflate on, add its contexts (about 417 KiB with
@@ -209,8 +211,6 @@ impl Config {
             max_head_size: 8 << 10,
             max_headers: 32,
             max_retained_buffer: 256 << 10,
-            ping_interval: Some(Duration::from_secs(30)),
-            pong_timeout: Duration::from_secs(20),
             message_timeout: Some(Duration::from_secs(30)),
             write_timeout: Some(Duration::from_secs(30)),
             ..Config::default()

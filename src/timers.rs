@@ -297,7 +297,13 @@ mod tests {
         let mut t = Timers::new(t0, true, &config);
         assert_eq!(t.deadline(Phase::Handshake, &config), Some(t0 + Duration::from_secs(10)));
         assert_eq!(Timers::new(t0, false, &config).deadline(Phase::Handshake, &config), None);
-        assert_eq!(t.deadline(Phase::Open, &config), None, "no heartbeat by default");
+        assert_eq!(t.deadline(Phase::Open, &config), Some(t0 + Duration::from_secs(30)), "the heartbeat, by default");
+        let quiet = Config { ping_interval: None, ..Config::default() };
+        assert_eq!(
+            Timers::new(t0, true, &quiet).deadline(Phase::Open, &quiet),
+            None,
+            "no heartbeat: nothing to wait for"
+        );
         let t1 = t0 + Duration::from_secs(3);
         let closing = Phase::AwaitingClose(t1);
         assert_eq!(t.deadline(closing, &config), Some(t1 + Duration::from_secs(10)));

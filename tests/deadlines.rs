@@ -8,9 +8,11 @@ use common::*;
 use std::time::Duration;
 use wsmachine::{CloseCode, Config, Connection, Failure, Reject};
 
+/// Each test arms the timer it checks: no heartbeat unless it says so.
 fn config() -> Config {
     let mut config = Config::default();
     config.close_timeout = Some(Duration::from_secs(3));
+    config.ping_interval = None;
     config
 }
 
@@ -163,8 +165,8 @@ fn progress_resets_the_write_timeout() {
     assert!(server.closed().is_none());
     server.handle_timeout(last + Duration::from_secs(5));
     assert_eq!(server.closed().and_then(|c| c.failure.clone()), Some(Failure::WriteTimeout));
-    // With nothing waiting there is no write deadline at all.
-    let mut idle = open_server(Config::default());
+    // With nothing waiting (and no heartbeat) there is no deadline at all.
+    let mut idle = open_server(self::config());
     idle.handle_timeout(t0());
     assert_eq!(idle.poll_timeout(), None);
 }
@@ -174,7 +176,7 @@ fn progress_resets_the_write_timeout() {
 /// `message_timeout`; the Close says so and the memory it held goes.
 #[test]
 fn a_trickled_message_fails_the_message_timeout() {
-    let mut config = Config::default();
+    let mut config = config();
     config.message_timeout = Some(Duration::from_secs(60));
     let mut server = open_server(config);
     let frame = client_frame(0x82, &vec![1; 1 << 20]);

@@ -47,16 +47,25 @@ fn default_message_memory() {
     message_memory(Config::default(), 64 * MIB, 16 * MIB, 4 * MIB);
 }
 
-/// Under `public_server`, a silent (or vanished) peer is dropped within
-/// 50 s: a Ping after 30 s of silence, 20 s to answer.
+/// By default and under `public_server`, a silent (or vanished) peer is
+/// dropped within 50 s: a Ping after 30 s of silence, 20 s to answer
+/// (RFC 6455 §5.5.2, §5.5.3).
 #[test]
-fn public_server_drops_a_silent_peer_within_50_s() {
-    let mut pair = Pair::new(Config::default(), Config::public_server());
-    pair.deafen(Side::Client);
-    pair.advance(Duration::from_secs(49));
-    assert!(pair.events(Side::Server).is_empty());
-    pair.advance(Duration::from_secs(1));
-    assert!(matches!(pair.events(Side::Server).as_slice(), [Ev::Closed { failure: Some(Failure::PongTimeout), .. }]));
+fn a_silent_peer_is_dropped_within_50_s_by_default() {
+    // A vanished peer: sends nothing, not even its own heartbeat, and reads nothing.
+    let mut vanished = Config::default();
+    vanished.ping_interval = None;
+    for server in [Config::default(), Config::public_server()] {
+        let mut pair = Pair::new(vanished.clone(), server);
+        pair.deafen(Side::Client);
+        pair.advance(Duration::from_secs(49));
+        assert!(pair.events(Side::Server).is_empty());
+        pair.advance(Duration::from_secs(1));
+        assert!(matches!(
+            pair.events(Side::Server).as_slice(),
+            [Ev::Closed { failure: Some(Failure::PongTimeout), .. }]
+        ));
+    }
 }
 
 /// Under `public_server`, a started message must be finished within 30 s.

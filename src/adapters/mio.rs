@@ -591,7 +591,9 @@ mod tests {
         let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut peer, _) = listener.accept().unwrap();
         let mut driver = Driver::new(Drain).unwrap();
-        let ws = Connection::established(Instant::now(), Established::new(Role::Server), Config::default()).unwrap();
+        // No heartbeat: the idle release is the only timer.
+        let config = Config { ping_interval: None, ..Config::default() };
+        let ws = Connection::established(Instant::now(), Established::new(Role::Server), config).unwrap();
         let id = driver.add(stream, ws).unwrap();
         assert_eq!(driver.conns[&id].deadline, None, "no buffers, no timers");
 

@@ -7,11 +7,12 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+
+use crate::failures::Failures;
 use tokio::time::{Instant, sleep, timeout};
 use wsmachine::adapters::Message;
 use wsmachine::adapters::tokio::WebSocket;
@@ -48,18 +49,7 @@ pub struct Stats {
     pub in_flight: AtomicUsize,
     pub peak_in_flight: AtomicUsize,
     /// Everything that went wrong on an open connection.
-    pub failures: Mutex<Vec<String>>,
-}
-
-impl Stats {
-    fn fail(&self, what: String) {
-        let mut failures = self.failures.lock().unwrap();
-        if failures.len() < 20 {
-            failures.push(what);
-        } else if failures.len() == 20 {
-            failures.push("(more failures not listed)".into());
-        }
-    }
+    pub failures: Failures,
 }
 
 /// How one well-behaved client behaves.
@@ -164,7 +154,7 @@ pub async fn run(slot: u64, addr: SocketAddr, plan: Plan, stats: Arc<Stats>) {
                     _ => "no 101 within 15 s".into(),
                 };
                 if plan.strict {
-                    stats.fail(format!("connection {conn}: could not open: {why}"));
+                    stats.failures.push(format!("connection {conn}: could not open: {why}"));
                     return;
                 }
                 stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -179,7 +169,7 @@ pub async fn run(slot: u64, addr: SocketAddr, plan: Plan, stats: Arc<Stats>) {
         stats.open.fetch_sub(1, Ordering::Relaxed);
         if let Err(e) = result {
             let deflate = if plan.deflate { ", compressed" } else { "" };
-            stats.fail(format!("connection {conn}{deflate}: {e}"));
+            stats.failures.push(format!("connection {conn}{deflate}: {e}"));
             return;
         }
         stats.closed_cleanly.fetch_add(1, Ordering::Relaxed);

@@ -9,7 +9,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
+use crate::failures::Failures;
 use crate::wire::{self, BINARY, CONTINUATION, Closed, FIN, PING, RSV1, TEXT};
 
 /// One misbehaviour.
@@ -138,16 +138,7 @@ pub struct KindStats {
     pub slowest_ms: AtomicU64,
     /// The close codes seen (bit `code - 1000`).
     pub codes: AtomicU64,
-    pub failures: Mutex<Vec<String>>,
-}
-
-impl KindStats {
-    fn fail(&self, what: String) {
-        let mut failures = self.failures.lock().unwrap();
-        if failures.len() < 10 {
-            failures.push(what);
-        }
-    }
+    pub failures: Failures,
 }
 
 /// The hostile connections open against one server now and at most.
@@ -202,7 +193,7 @@ pub async fn run(
                 continue;
             }
             Ok(Err(e)) => {
-                stats.fail(format!("handshake: {e}"));
+                stats.failures.push(format!("handshake: {e}"));
                 sleep(secs(1)).await;
                 continue;
             }
@@ -221,7 +212,7 @@ pub async fn run(
                 continue;
             }
             Ok(seen) => check(kind, &expect, seen, &stats),
-            Err(e) => stats.fail(e),
+            Err(e) => stats.failures.push(e),
         }
         stats.cycles.fetch_add(1, Ordering::Relaxed);
         sleep(secs(1)).await;
@@ -236,18 +227,20 @@ fn check(kind: Kind, expect: &Expect, seen: Observed, stats: &KindStats) {
     }
     let at = format!("{:.1} s", seen.elapsed.as_secs_f64());
     if seen.elapsed < expect.earliest {
-        stats.fail(format!("closed after {at}, before {:?} ({})", expect.earliest, expect.why));
+        stats.failures.push(format!("closed after {at}, before {:?} ({})", expect.earliest, expect.why));
     }
     if !expect.codes.is_empty() && !seen.closed.code.is_some_and(|c| expect.codes.contains(&c)) {
-        stats.fail(format!(
+        stats.failures.push(format!(
             "close code {:?} after {at}, expected one of {:?} ({})",
             seen.closed.code, expect.codes, expect.why
         ));
     }
     match kind {
-        Kind::Silent if seen.closed.pings.is_empty() => stats.fail(format!("closed after {at} with no heartbeat Ping")),
+        Kind::Silent if seen.closed.pings.is_empty() => {
+            stats.failures.push(format!("closed after {at} with no heartbeat Ping"))
+        }
         Kind::TrickleHead if !seen.closed.status.as_deref().is_some_and(|s| s.starts_with("HTTP/1.1 408")) => {
-            stats.fail(format!("answered {:?} after {at}, expected 408", seen.closed.status))
+            stats.failures.push(format!("answered {:?} after {at}, expected 408", seen.closed.status))
         }
         _ => {}
     }

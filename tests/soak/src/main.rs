@@ -17,6 +17,7 @@
 //! give; no descriptor leaked; no panic; every server still running.
 //! Exits 1 with the reasons otherwise.
 
+mod failures;
 mod hog;
 mod honest;
 mod hostile;
@@ -288,7 +289,7 @@ fn report(t: &mut Target, args: &Args) -> Vec<String> {
         load(&h.refused),
         loadu(&h.peak_open)
     );
-    failures.extend(h.failures.lock().unwrap().iter().map(|f| format!("well-behaved {f}")));
+    failures.extend(h.failures.list().into_iter().map(|f| format!("well-behaved {f}")));
     if load(&h.echoes) == 0 {
         failures.push("no well-behaved echo at all".into());
     }
@@ -308,7 +309,7 @@ fn report(t: &mut Target, args: &Args) -> Vec<String> {
             if codes.is_empty() { "-".into() } else { codes.join(" ") },
             expect.why
         );
-        failures.extend(k.failures.lock().unwrap().iter().map(|f| format!("{}: {f}", kind.name())));
+        failures.extend(k.failures.list().into_iter().map(|f| format!("{}: {f}", kind.name())));
         if load(&k.cycles) == 0 {
             failures.push(format!("{}: never ran to its end", kind.name()));
         }
@@ -359,7 +360,7 @@ fn report(t: &mut Target, args: &Args) -> Vec<String> {
         load(&f.echoes),
         load(&f.closed_cleanly)
     );
-    failures.extend(f.failures.lock().unwrap().iter().map(|e| format!("after the soak, {e}")));
+    failures.extend(f.failures.list().into_iter().map(|e| format!("after the soak, {e}")));
     if load(&f.closed_cleanly) < 20 {
         failures
             .push(format!("after the soak, only {} of 20 fresh connections closed cleanly", load(&f.closed_cleanly)));

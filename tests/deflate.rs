@@ -131,6 +131,37 @@ fn rfc7692_bomb_fails_with_1009() {
     assert!(s.buffer_capacity() <= 2 << 20, "held {} bytes", s.buffer_capacity());
 }
 
+/// Peers that compress every message (Python websockets, browsers) send
+/// incompressible data in a frame larger than the message: under
+/// `Config::public_server`, a 1 MiB message of random bytes compressed at
+/// zlib levels 1 and 6 is taken, though its frame is over 1 MiB.
+#[test]
+fn public_server_takes_a_compressed_frame_larger_than_its_message() {
+    let mut state = 0x9e37_79b9u32;
+    let message: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    for level in [1, 6] {
+        let mut z = flate2::Compress::new(flate2::Compression::new(level), false);
+        let mut body = Vec::with_capacity(message.len() * 9 / 8);
+        z.compress_vec(&message, &mut body, flate2::FlushCompress::Sync).unwrap();
+        assert!(body.ends_with(&[0, 0, 0xff, 0xff]));
+        body.truncate(body.len() - 4);
+        assert!(body.len() > message.len(), "level {level}: {} bytes", body.len());
+        let mut server_config = Config::public_server();
+        server_config.deflate = Some(DeflateConfig::default());
+        let (_, mut s, params) = deflate_pair(with_deflate(DeflateConfig::default()), server_config);
+        assert!(params.is_some());
+        s.receive(&client_frame(0xc2, &body));
+        assert!(matches!(events(&mut s).as_slice(), [Ev::Binary(b)] if *b == message), "level {level}");
+    }
+}
+
 /// §6.1: RSV1 on a continuation frame or a control frame is a protocol error.
 #[test]
 fn rfc7692_6_1_rsv1_misplaced_fails() {

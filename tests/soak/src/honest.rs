@@ -18,12 +18,9 @@ use wsmachine::adapters::Message;
 use wsmachine::adapters::tokio::WebSocket;
 use wsmachine::{CloseCode, Config};
 
-/// The largest message a well-behaved client sends. The servers run
-/// `Config::public_server`, which takes messages and frames of up to
-/// 1 MiB; compressed, a message of random bytes is a little larger than
-/// itself (a few hundred bytes per MiB, RFC 1951 stored blocks), and
-/// `max_frame_size` applies to the frame as sent. A text message may also
-/// overshoot its planned size by one character.
+/// The largest message a well-behaved client sends, a little below the
+/// 1 MiB that `Config::public_server` takes: a text message may overshoot
+/// its planned size by one character.
 pub const MAX_MESSAGE: usize = (1 << 20) - (4 << 10);
 /// How long an echo may take before the soak calls it lost. Far above
 /// any queueing on a loaded two-core machine, far below the servers' own

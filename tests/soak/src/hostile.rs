@@ -118,7 +118,7 @@ impl Kind {
             // timeout if the flood is slower.
             Kind::FragmentFlood => (secs(0), secs(60), &[1009, 1008][..], "max_message_size 1 MiB or message_timeout"),
             Kind::CompressionBomb => (secs(0), secs(10), &[1009][..], "max_message_size 1 MiB, inflated"),
-            Kind::OversizedFrame => (secs(0), secs(10), &[1009][..], "max_frame_size 1 MiB"),
+            Kind::OversizedFrame => (secs(0), secs(10), &[1009][..], "max_frame_size 1.125 MiB"),
             Kind::BadUtf8 => (secs(0), secs(10), &[1007][..], "RFC 6455 §8.1"),
             Kind::ProtocolError => (secs(0), secs(10), &[1002][..], "RFC 6455 §5.2"),
         };

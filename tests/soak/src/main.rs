@@ -251,12 +251,12 @@ fn progress(targets: &[Target], start: Instant) {
 }
 
 /// Memory one hostile connection may hold under `Config::public_server`
-/// (its docs' table): a message of 1 MiB in progress and the 1 MiB frame
+/// (its docs' table): a message of 1 MiB in progress and the 1.125 MiB frame
 /// being read, 256 KiB kept for each of the input and the reassembly, the
 /// deflate contexts (about 417 KiB), and up to 1 MiB of unwritten output
 /// (the mio example's backpressure bound; the tokio adapter's is 128 KiB,
 /// the blocking adapter's one message).
-const HOSTILE_KIB: u64 = 1024 + 1024 + 2 * 256 + 420 + 1024;
+const HOSTILE_KIB: u64 = 1024 + 1152 + 2 * 256 + 420 + 1024;
 /// An open well-behaved connection between messages: what
 /// `public_server` lets it keep (256 KiB for each of the input and the
 /// reassembly, `max_retained_buffer`), and the fixed state, thread stack

@@ -714,15 +714,7 @@ mod tests {
     /// its messages would refuse (found by `tests/soak`).
     #[test]
     fn rfc7692_6_1_incompressible_messages_go_out_uncompressed() {
-        let mut state = 0x2545_f491u32;
-        let random: Vec<u8> = (0..100_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as u8
-            })
-            .collect();
+        let random = wsmachine_testkit::noise(0x2545_f491, 100_000);
         let mut plain = Vec::new();
         Deflater::new(1, 15, false).compress(&random, &mut plain);
         assert!(plain.len() > random.len() * 105 / 100, "level 1 inflates random data: {}", plain.len());

@@ -3,6 +3,7 @@
 //! - [`frame`] / [`append_frame`]: the reference frame encoder (RFC 6455
 //!   §5.2, §5.3), written byte by byte and independent of the crate it
 //!   checks, so a test of the decoder does not share the encoder's bugs.
+//! - [`noise`]: incompressible bytes, the same for the same seed.
 //! - [`Counting`]: a global allocator that counts, for the tests that
 //!   prove "no allocation per message" and measure memory per connection.
 //!
@@ -107,6 +108,20 @@ pub fn allocations(f: impl FnOnce()) -> u64 {
 /// Heap bytes live now, on all threads, with [`Counting`] installed.
 pub fn live_bytes() -> isize {
     LIVE.load(Ordering::Relaxed)
+}
+
+/// `len` bytes that do not compress (xorshift32 from `seed`): the same
+/// seed gives the same bytes.
+pub fn noise(seed: u32, len: usize) -> Vec<u8> {
+    let mut state = seed.max(1);
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect()
 }
 
 #[cfg(test)]
